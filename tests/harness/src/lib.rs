@@ -1,0 +1,3 @@
+//! Test harness: starts real components (a headless X display, a private
+//! D-Bus, libvirt-dbus, VNC servers) for integration tests and stops them by
+//! PID when dropped, even when a test fails.
