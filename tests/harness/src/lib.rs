@@ -1,3 +1,9 @@
 //! Test harness: starts real components (a headless X display, a private
 //! D-Bus, libvirt-dbus, VNC servers) for integration tests and stops them by
 //! PID when dropped, even when a test fails.
+
+pub mod images;
+pub mod process;
+pub mod qemu;
+pub mod x11vnc;
+pub mod xvnc;
