@@ -4,9 +4,22 @@
 //!
 //! A decoder is driven incrementally: the session hands it whatever bytes
 //! have arrived; it consumes what it can and says how many more it needs.
+//! Every decoder works in small units (a pixel, a run, a subrectangle, a
+//! tile of at most a few KB) and keeps its place between calls, so feeding
+//! a rectangle in pieces of any size costs time linear in its length.
+
+mod copyrect;
+pub mod cursor;
+mod hextile;
+mod inflate;
+mod raw;
+mod rre;
+mod trle;
+mod zlib;
+mod zrle;
 
 use crate::framebuffer::{Framebuffer, Rect};
-use crate::pixel::{ColourMap, PixelFormat};
+use crate::pixel::{ColourMap, PixelFormat, PixelReader};
 
 /// RFB encoding numbers (rfbproto), real and pseudo.
 pub mod encoding {
@@ -31,7 +44,7 @@ pub mod encoding {
 }
 
 /// Everything that can be wrong with a rectangle's bytes.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
     #[error("the server sent a rectangle {rect:?} outside the {fb_width}×{fb_height} screen")]
     OutOfBounds {
@@ -50,6 +63,16 @@ pub enum DecodeError {
         encoding: &'static str,
         reason: &'static str,
     },
+}
+
+impl DecodeError {
+    fn out_of_bounds(rect: Rect, framebuffer: &Framebuffer) -> Self {
+        Self::OutOfBounds {
+            rect,
+            fb_width: framebuffer.width(),
+            fb_height: framebuffer.height(),
+        }
+    }
 }
 
 /// What a decoder did with the bytes it was given.
@@ -79,33 +102,196 @@ pub struct Target<'a> {
 pub struct Decoders {
     /// Upper bound on a compressed block's declared length.
     pub max_compressed_len: usize,
+    zlib: inflate::Stream,
+    zrle: inflate::Stream,
+    readers: Option<Readers>,
+}
+
+/// Pixel readers for the format and colour map last decoded with; rebuilt
+/// only when either changes.
+#[derive(Debug)]
+struct Readers {
+    format: PixelFormat,
+    /// The colour map the readers were built from (colour-mapped formats only).
+    map: Option<ColourMap>,
+    pixel: PixelReader,
+    compact: PixelReader,
+}
+
+impl Decoders {
+    /// Fresh per-connection state; compressed blocks longer than
+    /// `max_compressed_len` are refused.
+    pub fn new(max_compressed_len: usize) -> Self {
+        Self {
+            max_compressed_len,
+            zlib: inflate::Stream::new(),
+            zrle: inflate::Stream::new(),
+            readers: None,
+        }
+    }
+}
+
+/// Readers for `format` and `map`, reusing the cached ones when neither changed.
+fn readers<'a>(
+    cache: &'a mut Option<Readers>,
+    format: &PixelFormat,
+    map: &ColourMap,
+) -> &'a Readers {
+    let map_used = (!format.true_colour).then_some(map);
+    let stale = match cache {
+        Some(r) => r.format != *format || r.map.as_ref() != map_used,
+        None => true,
+    };
+    if stale {
+        *cache = None;
+    }
+    cache.get_or_insert_with(|| Readers {
+        format: *format,
+        map: map_used.cloned(),
+        pixel: PixelReader::new(format, map),
+        compact: PixelReader::compact(format, map),
+    })
 }
 
 /// One rectangle being decoded.
 #[derive(Debug)]
 pub struct RectDecoder {
     rect: Rect,
-    encoding: i32,
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    Raw(raw::Raw),
+    CopyRect,
+    Rre(rre::Rre),
+    Hextile(hextile::Hextile),
+    Zlib(zlib::Zlib),
+    Zrle(zrle::Zrle),
+    Trle(trle::Tiles),
+    Done,
 }
 
 impl RectDecoder {
     /// Starts decoding `rect` in `encoding`. Fails if the rectangle lies
     /// outside the framebuffer or the encoding is not a known real encoding.
     pub fn new(rect: Rect, encoding: i32, framebuffer: &Framebuffer) -> Result<Self, DecodeError> {
-        let _ = framebuffer;
-        Err(DecodeError::UnsupportedEncoding(encoding))
-            .or(Ok(Self { rect, encoding }))
+        let state = match encoding {
+            encoding::RAW => State::Raw(raw::Raw::new()),
+            encoding::COPY_RECT => State::CopyRect,
+            encoding::RRE => State::Rre(rre::Rre::new(false)),
+            encoding::CORRE => State::Rre(rre::Rre::new(true)),
+            encoding::HEXTILE => State::Hextile(hextile::Hextile::new()),
+            encoding::ZLIB => State::Zlib(zlib::Zlib::new()),
+            encoding::ZRLE => State::Zrle(zrle::Zrle::new()),
+            encoding::TRLE => State::Trle(trle::Tiles::new(trle::TRLE_TILE, true)),
+            other => return Err(DecodeError::UnsupportedEncoding(other)),
+        };
+        if !framebuffer.contains(rect) {
+            return Err(DecodeError::out_of_bounds(rect, framebuffer));
+        }
+        Ok(Self { rect, state })
+    }
+
+    /// The rectangle being decoded; damaged once [`Progress::Done`].
+    pub fn rect(&self) -> Rect {
+        self.rect
     }
 
     /// Consumes bytes from `input`, writing pixels through `target`; the
-    /// rectangle is damaged once it reports [`Progress::Done`].
+    /// rectangle is damaged once it reports [`Progress::Done`]. After that,
+    /// further calls consume nothing and report `Done` again.
     pub fn step(
         &mut self,
         input: &[u8],
         decoders: &mut Decoders,
         target: &mut Target<'_>,
     ) -> Result<Progress, DecodeError> {
-        let _ = (input, decoders, target, self.rect);
-        Err(DecodeError::UnsupportedEncoding(self.encoding))
+        let Decoders {
+            max_compressed_len,
+            zlib,
+            zrle,
+            readers: cache,
+        } = decoders;
+        let readers = readers(cache, target.format, target.colour_map);
+        let fb = &mut *target.framebuffer;
+        let rect = self.rect;
+        if !fb.contains(rect) {
+            // The session resized the screen under a half-decoded rectangle.
+            return Err(DecodeError::out_of_bounds(rect, fb));
+        }
+        let progress = match &mut self.state {
+            State::Raw(raw) => raw.step(rect, input, &readers.pixel, fb),
+            State::CopyRect => copyrect::step(rect, input, fb),
+            State::Rre(rre) => rre.step(rect, input, &readers.pixel, fb),
+            State::Hextile(hextile) => hextile.step(rect, input, &readers.pixel, fb),
+            State::Zlib(z) => z.step(rect, input, *max_compressed_len, zlib, &readers.pixel, fb),
+            State::Zrle(z) => z.step(rect, input, *max_compressed_len, zrle, &readers.compact, fb),
+            State::Trle(tiles) => tiles.step(rect, input, &readers.compact, fb),
+            State::Done => Ok(Progress::Done { consumed: 0 }),
+        }?;
+        if matches!(progress, Progress::Done { .. }) {
+            self.state = State::Done;
+        }
+        Ok(progress)
     }
 }
+
+/// `NeedMore` for a unit of `unit` bytes of which `have` are there.
+fn need(consumed: usize, unit: usize, have: usize) -> Progress {
+    Progress::NeedMore {
+        consumed,
+        need: unit.saturating_sub(have).max(1),
+    }
+}
+
+/// The row span of `width` pixels at (`x`, `y`) inside `rect`, which the
+/// caller has checked lies inside the screen.
+fn rect_row<'a>(
+    fb: &'a mut Framebuffer,
+    rect: Rect,
+    x: usize,
+    y: usize,
+    width: usize,
+) -> Result<&'a mut [u8], DecodeError> {
+    let abs = |base: u16, off: usize| u16::try_from(usize::from(base) + off).ok();
+    let fb_size = (fb.width(), fb.height());
+    let (ax, ay, w) = (abs(rect.x, x), abs(rect.y, y), u16::try_from(width).ok());
+    if let (Some(ax), Some(ay), Some(w)) = (ax, ay, w) {
+        if let Some(row) = fb.row_mut(ax, ay, w) {
+            return Ok(row);
+        }
+    }
+    Err(DecodeError::OutOfBounds {
+        rect,
+        fb_width: fb_size.0,
+        fb_height: fb_size.1,
+    })
+}
+
+/// Fills the part (`x`, `y`, `width`, `height`) of `rect`.
+fn fill_in(
+    fb: &mut Framebuffer,
+    rect: Rect,
+    (x, y, width, height): (usize, usize, usize, usize),
+    colour: [u8; 4],
+) -> Result<(), DecodeError> {
+    let abs = |base: u16, off: usize| u16::try_from(usize::from(base) + off).ok();
+    let area = match (
+        abs(rect.x, x),
+        abs(rect.y, y),
+        u16::try_from(width),
+        u16::try_from(height),
+    ) {
+        (Some(ax), Some(ay), Ok(w), Ok(h)) => Rect::new(ax, ay, w, h),
+        _ => return Err(DecodeError::out_of_bounds(rect, fb)),
+    };
+    if fb.fill(area, colour) {
+        Ok(())
+    } else {
+        Err(DecodeError::out_of_bounds(area, fb))
+    }
+}
+
+#[cfg(test)]
+mod tests;
