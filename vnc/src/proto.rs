@@ -1,1 +1,405 @@
-//! (being written)
+//! The sans-IO RFB client session: the handshake, the security negotiation
+//! (through [`crate::security`]), the server messages after it, and the
+//! client messages the user's input becomes. It owns the framebuffer and the
+//! per-connection decoder state, and no socket, clock or runtime: bytes go
+//! in with [`Session::feed`], bytes to send come out of
+//! [`Session::poll_transmit`], and what happened comes out of
+//! [`Session::poll_event`].
+//!
+//! Parsing is a state machine over [`State`]: each state says how many
+//! bytes it needs before it can make progress (`need`); the session feeds
+//! states straight from the caller's slice and buffers only the tail that a
+//! state cannot use yet, so it never holds more than what the current step
+//! needs plus one read's worth. Every length a server declares is checked
+//! against [`Limits`] before anything is allocated or waited for.
+
+mod client;
+mod error;
+mod event;
+mod handshake;
+mod limits;
+mod messages;
+mod wire;
+
+use std::collections::VecDeque;
+use std::mem;
+
+pub use error::Error;
+pub use event::Event;
+pub use handshake::ProtocolVersion;
+pub use limits::Limits;
+
+use crate::decode::{encoding, Decoders, RectDecoder};
+use crate::framebuffer::{Framebuffer, Rect};
+use crate::pixel::{ColourMap, PixelFormat};
+use crate::security::{Credentials, SecurityPolicy, SecurityType};
+
+/// How a session behaves; everything has a sensible default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub limits: Limits,
+    pub security: SecurityPolicy,
+    /// Real encodings in preference order. The session appends the
+    /// pseudo-encodings it supports ([`Config::PSEUDO_ENCODINGS`]).
+    pub encodings: Vec<i32>,
+    /// The format to ask the server for; `None` asks for
+    /// [`PixelFormat::NATIVE`], which decodes fastest.
+    pub pixel_format: Option<PixelFormat>,
+    /// Keep the server's own pixel format instead (send no SetPixelFormat).
+    pub use_server_format: bool,
+    /// Let other clients stay connected (ClientInit's shared flag).
+    pub shared: bool,
+}
+
+impl Config {
+    /// Every real encoding this client decodes, CopyRect first (servers use
+    /// it whenever it is listed) and then from the most to the least
+    /// compact.
+    pub const ENCODINGS: [i32; 8] = [
+        encoding::COPY_RECT,
+        encoding::ZRLE,
+        encoding::TRLE,
+        encoding::HEXTILE,
+        encoding::ZLIB,
+        encoding::CORRE,
+        encoding::RRE,
+        encoding::RAW,
+    ];
+
+    /// The pseudo-encodings every session announces after the real ones.
+    pub const PSEUDO_ENCODINGS: [i32; 6] = [
+        encoding::DESKTOP_SIZE,
+        encoding::LAST_RECT,
+        encoding::CURSOR,
+        encoding::X_CURSOR,
+        encoding::DESKTOP_NAME,
+        encoding::POINTER_POS,
+    ];
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            security: SecurityPolicy::default(),
+            encodings: Self::ENCODINGS.to_vec(),
+            pixel_format: None,
+            use_server_format: false,
+            shared: true,
+        }
+    }
+}
+
+/// Where the parser is.
+#[derive(Debug)]
+enum State {
+    Handshake(handshake::Phase),
+    Connected(messages::Incoming),
+    Closed,
+}
+
+/// An RFB client connection, without the connection: see the module docs.
+#[derive(Debug)]
+pub struct Session {
+    config: Config,
+    state: State,
+    /// Bytes the current state needs in one slice before it can run.
+    need: usize,
+    /// Received bytes the current state could not use yet.
+    input: Vec<u8>,
+    transmit: Vec<u8>,
+    events: VecDeque<Event>,
+    version: Option<ProtocolVersion>,
+    security_type: Option<SecurityType>,
+    /// Given by the user ahead of time or on request; taken by the security
+    /// handshake that uses them.
+    credentials: Option<Credentials>,
+    framebuffer: Framebuffer,
+    server_format: Option<PixelFormat>,
+    format: PixelFormat,
+    colour_map: ColourMap,
+    decoders: Decoders,
+    /// The rectangle being decoded, kept out of [`State`] so that moving
+    /// the state from step to step stays cheap.
+    decoder: Option<RectDecoder>,
+    name: String,
+}
+
+impl Session {
+    /// A session about to read the server's greeting.
+    pub fn new(config: Config) -> Self {
+        let decoders = Decoders::new(config.limits.max_compressed_len);
+        Self {
+            state: State::Handshake(handshake::Phase::Greeting),
+            need: handshake::Phase::GREETING_LEN,
+            input: Vec::new(),
+            transmit: Vec::new(),
+            events: VecDeque::new(),
+            version: None,
+            security_type: None,
+            credentials: None,
+            framebuffer: Framebuffer::default(),
+            server_format: None,
+            format: PixelFormat::NATIVE,
+            colour_map: ColourMap::new(),
+            decoders,
+            decoder: None,
+            name: String::new(),
+            config,
+        }
+    }
+
+    /// Processes bytes received from the server, split anywhere. An error
+    /// closes the session: later calls return [`Error::Closed`].
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        if matches!(self.state, State::Closed) {
+            return Err(Error::Closed);
+        }
+        let result = self.parse(bytes);
+        if result.is_err() {
+            self.close();
+        }
+        result
+    }
+
+    /// The next thing that happened, oldest first.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Appends every byte waiting to be sent to `out`; returns how many.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        let n = self.transmit.len();
+        out.append(&mut self.transmit);
+        n
+    }
+
+    /// Gives the session credentials: either in answer to
+    /// [`Event::CredentialsRequired`], or ahead of time (e.g. from a password
+    /// file), in which case they are used if a security type needs them and
+    /// no event is raised. They are dropped once used.
+    ///
+    /// Fails, and closes the session, if the handshake waiting for them
+    /// cannot use them (e.g. no password in them).
+    pub fn provide_credentials(&mut self, credentials: Credentials) -> Result<(), Error> {
+        self.credentials = Some(credentials);
+        let result = self.resume_with_credentials();
+        if result.is_err() {
+            self.close();
+        }
+        result
+    }
+
+    /// The client's copy of the remote screen (empty before ServerInit).
+    pub fn framebuffer(&self) -> &Framebuffer {
+        &self.framebuffer
+    }
+
+    /// The format rectangles arrive in.
+    pub fn pixel_format(&self) -> &PixelFormat {
+        &self.format
+    }
+
+    /// The server's own pixel format, once ServerInit arrived.
+    pub fn server_pixel_format(&self) -> Option<&PixelFormat> {
+        self.server_format.as_ref()
+    }
+
+    /// The colour map set by the server, for colour-mapped formats.
+    pub fn colour_map(&self) -> &ColourMap {
+        &self.colour_map
+    }
+
+    /// The desktop name (empty before ServerInit).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The protocol version both sides speak, once agreed.
+    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
+        self.version
+    }
+
+    /// The security type in use, once chosen.
+    pub fn security_type(&self) -> Option<SecurityType> {
+        self.security_type
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether the handshake is over and the session not closed.
+    pub fn is_connected(&self) -> bool {
+        matches!(self.state, State::Connected(_))
+    }
+
+    /// Whether the session ended (after an error).
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    /// Received bytes held until the current step can use them; bounded by
+    /// what that step needs plus one `feed`'s worth.
+    pub fn buffered_input(&self) -> usize {
+        self.input.len()
+    }
+
+    /// Sends a key press or release. Input before the session is connected
+    /// is dropped: the server could not take it.
+    pub fn key_event(&mut self, down: bool, keysym: u32) {
+        if self.is_connected() {
+            client::key_event(&mut self.transmit, down, keysym);
+        }
+    }
+
+    /// Sends the pointer position and button mask (bit 0 left, 1 middle,
+    /// 2 right, 3/4 wheel up/down). Dropped before the session is connected.
+    pub fn pointer_event(&mut self, x: u16, y: u16, buttons: u8) {
+        if self.is_connected() {
+            client::pointer_event(&mut self.transmit, x, y, buttons);
+        }
+    }
+
+    /// Sends the local clipboard text, as Latin-1 (characters outside it
+    /// become '?'). Dropped before the session is connected.
+    pub fn client_cut_text(&mut self, text: &str) {
+        if self.is_connected() {
+            client::client_cut_text(&mut self.transmit, text);
+        }
+    }
+
+    /// Asks for an update of `rect` (`None`: the whole screen). The session
+    /// already asks for the next incremental update whenever one starts
+    /// arriving; this is for a full refresh or a region.
+    pub fn request_update(&mut self, incremental: bool, rect: Option<Rect>) {
+        if self.is_connected() {
+            let rect = rect.unwrap_or_else(|| self.screen());
+            client::framebuffer_update_request(&mut self.transmit, incremental, rect);
+        }
+    }
+
+    /// Asks the server for rectangles in `format` from now on. Rectangles
+    /// of an update the server sent before reading this would still be in
+    /// the old format; the fence extension (part 2) closes that gap, so
+    /// until then change formats only between updates if you can.
+    pub fn set_pixel_format(&mut self, format: PixelFormat) -> Result<(), Error> {
+        format
+            .validate()
+            .map_err(|e| Error::InvalidPixelFormat(e.to_string()))?;
+        if self.is_connected() {
+            client::set_pixel_format(&mut self.transmit, &format);
+            self.format = format;
+        } else {
+            self.config.pixel_format = Some(format);
+            self.config.use_server_format = false;
+        }
+        Ok(())
+    }
+
+    /// Replaces the list of real encodings (the supported pseudo-encodings
+    /// are appended).
+    pub fn set_encodings(&mut self, encodings: Vec<i32>) {
+        self.config.encodings = encodings;
+        if self.is_connected() {
+            self.send_encodings();
+        }
+    }
+
+    /// The whole framebuffer as a rectangle.
+    fn screen(&self) -> Rect {
+        Rect {
+            x: 0,
+            y: 0,
+            width: self.framebuffer.width(),
+            height: self.framebuffer.height(),
+        }
+    }
+
+    fn send_encodings(&mut self) {
+        let list: Vec<i32> = self
+            .config
+            .encodings
+            .iter()
+            .copied()
+            .filter(|e| !Config::PSEUDO_ENCODINGS.contains(e))
+            .chain(Config::PSEUDO_ENCODINGS)
+            .collect();
+        client::set_encodings(&mut self.transmit, &list);
+    }
+
+    fn close(&mut self) {
+        self.state = State::Closed;
+        self.need = 0;
+        self.input = Vec::new();
+        self.credentials = None;
+        self.decoder = None;
+    }
+
+    /// Moves to `state`, which needs `need` bytes before it can run.
+    fn go(&mut self, state: State, need: usize) {
+        self.state = state;
+        self.need = need;
+    }
+
+    fn event(&mut self, event: Event) {
+        self.events.push_back(event);
+    }
+
+    /// Runs states over `bytes`, buffering only what the current state
+    /// cannot use yet.
+    fn parse(&mut self, mut bytes: &[u8]) -> Result<(), Error> {
+        // Every step either consumes bytes, or moves to a state that needs
+        // more than is available, or to another state that will; this
+        // counter turns a broken promise into an error instead of a hang.
+        let mut idle_steps = 0u32;
+        loop {
+            let consumed = if self.input.is_empty() {
+                if bytes.len() < self.need {
+                    self.input.extend_from_slice(bytes);
+                    return Ok(());
+                }
+                let consumed = self.step(bytes)?;
+                bytes = bytes.get(consumed..).unwrap_or_default();
+                consumed
+            } else {
+                let missing = self.need.saturating_sub(self.input.len());
+                let (top_up, rest) = bytes.split_at(missing.min(bytes.len()));
+                self.input.extend_from_slice(top_up);
+                bytes = rest;
+                if self.input.len() < self.need {
+                    return Ok(());
+                }
+                let buffered = mem::take(&mut self.input);
+                let result = self.step(&buffered);
+                self.input = buffered;
+                let consumed = result?;
+                self.input.drain(..consumed.min(self.input.len()));
+                consumed
+            };
+            if consumed == 0 {
+                idle_steps += 1;
+                if idle_steps > 16 {
+                    return Err(Error::Protocol(
+                        "the parser stopped making progress (a bug in porthole-vnc)".to_owned(),
+                    ));
+                }
+            } else {
+                idle_steps = 0;
+            }
+        }
+    }
+
+    /// Runs the current state on `input` (at least `need` bytes); returns
+    /// how many bytes it used and leaves the next state in place.
+    fn step(&mut self, input: &[u8]) -> Result<usize, Error> {
+        match mem::replace(&mut self.state, State::Closed) {
+            State::Handshake(phase) => self.step_handshake(phase, input),
+            State::Connected(incoming) => self.step_connected(incoming, input),
+            State::Closed => Err(Error::Closed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

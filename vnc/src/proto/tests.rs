@@ -1,0 +1,1 @@
+//! Session tests: byte streams in, events and bytes out.
