@@ -1,1 +1,575 @@
-//! (being written)
+//! The tokio driver: connects to a server (TCP over IPv4/IPv6, a Unix
+//! socket, or a socket someone else connected, such as libvirt's
+//! `OpenGraphicsFD`), runs a [`Session`] over it in a task, and gives the
+//! caller an async handle. It owns sockets and tasks; it knows nothing of
+//! the protocol beyond handing bytes to the session and its events out.
+//!
+//! # Sharing the framebuffer
+//!
+//! The session (and so decoding) lives in the driver task, off the caller's
+//! thread. After each read the task copies every damaged rectangle from the
+//! session's framebuffer into a shared `Arc<Mutex<Framebuffer>>`
+//! ([`Handle::framebuffer`]) and only then sends the [`Event::Damage`]
+//! events, so a receiver that sees a damage event finds its pixels already
+//! there, and copies just the rectangles it was told about (a GL texture
+//! upload, a thumbnail). The lock is held only for those copies. The shared
+//! copy may run ahead of the events by what one read brought in: pixels of
+//! the next update can be there when `UpdateComplete` of the previous one
+//! arrives.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UnixStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::address::Address;
+use crate::framebuffer::{Framebuffer, Rect};
+use crate::pixel::PixelFormat;
+use crate::proto::{self, Config, Event, Session};
+use crate::security::Credentials;
+
+/// How long [`connect`] waits by default for a TCP connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How many events may wait for the receiver before the driver stops
+/// reading the socket (which in turn slows the server down).
+const EVENT_QUEUE: usize = 1024;
+
+/// Bytes asked of the socket per read.
+const READ_SIZE: usize = 256 * 1024;
+
+/// Why a connection could not be made or ended.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("cannot resolve host name {host}: {source}")]
+    Resolve { host: String, source: io::Error },
+    #[error("host name {host} resolves to no address")]
+    NoAddress { host: String },
+    #[error("cannot connect to {address}: {source}")]
+    Connect { address: String, source: io::Error },
+    #[error("connecting to {address} timed out after {} s; check the host, the port and any firewall", timeout.as_secs_f32())]
+    ConnectTimeout { address: String, timeout: Duration },
+    #[error("the connection failed: {0}")]
+    Io(#[from] io::Error),
+    #[error("the server closed the connection during the handshake")]
+    ClosedDuringHandshake,
+    #[error("the server closed the connection")]
+    ClosedByServer,
+    #[error(transparent)]
+    Session(#[from] proto::Error),
+}
+
+/// What the driver reports, in order: the session's events, then exactly
+/// one `Closed` as the last event.
+#[derive(Debug)]
+pub enum DriverEvent {
+    Session(Event),
+    /// The connection is over: `Ok` after [`Handle::shutdown`] (or when
+    /// every handle was dropped), the reason otherwise.
+    Closed(Result<(), DriverError>),
+}
+
+/// Something that carries the RFB byte stream.
+pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {}
+
+/// A connected byte stream, before the session runs on it.
+pub struct Stream(Pin<Box<dyn Transport>>);
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stream")
+    }
+}
+
+impl Stream {
+    /// Wraps any async byte stream (a TLS layer, an SSH channel, a test pipe).
+    pub fn new(transport: impl Transport) -> Self {
+        Self(Box::pin(transport))
+    }
+
+    /// Takes over an already-connected stream socket, such as the one
+    /// libvirt's `OpenGraphicsFD` returns. Must be called within a tokio
+    /// runtime.
+    pub fn from_fd(fd: OwnedFd) -> io::Result<Self> {
+        // Plain read/write work on any stream socket, so the Unix socket
+        // type serves for TCP descriptors too.
+        let socket = std::os::unix::net::UnixStream::from(fd);
+        socket.set_nonblocking(true)?;
+        Ok(Self::new(UnixStream::from_std(socket)?))
+    }
+}
+
+/// Connects to `address`: over TCP (every address the name resolves to,
+/// IPv6 and IPv4, in the resolver's order, each given `timeout`) or a
+/// Unix socket.
+pub async fn connect(address: &Address, timeout: Duration) -> Result<Stream, DriverError> {
+    match address {
+        Address::Tcp { host, port } => connect_tcp(host, *port, timeout).await.map(Stream::new),
+        Address::Unix(path) => connect_unix(path, timeout).await.map(Stream::new),
+    }
+}
+
+/// Connects to `host:port` over TCP with TCP_NODELAY set (RFB messages are
+/// small and latency-bound: input events must not wait for Nagle).
+pub async fn connect_tcp(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<TcpStream, DriverError> {
+    let addresses: Vec<SocketAddr> =
+        tokio::time::timeout(timeout, tokio::net::lookup_host((host, port)))
+            .await
+            .map_err(|_| DriverError::ConnectTimeout {
+                address: format!("{host}::{port}"),
+                timeout,
+            })?
+            .map_err(|source| DriverError::Resolve {
+                host: host.to_owned(),
+                source,
+            })?
+            .collect();
+    let mut last_error = None;
+    for address in &addresses {
+        match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
+            Ok(Ok(stream)) => {
+                stream.set_nodelay(true)?;
+                return Ok(stream);
+            }
+            Ok(Err(source)) => {
+                last_error = Some(DriverError::Connect {
+                    address: address.to_string(),
+                    source,
+                })
+            }
+            Err(_) => {
+                last_error = Some(DriverError::ConnectTimeout {
+                    address: address.to_string(),
+                    timeout,
+                })
+            }
+        }
+    }
+    Err(last_error.unwrap_or_else(|| DriverError::NoAddress {
+        host: host.to_owned(),
+    }))
+}
+
+/// Connects to a Unix socket at `path`.
+pub async fn connect_unix(path: &Path, timeout: Duration) -> Result<UnixStream, DriverError> {
+    let address = format!("unix:{}", path.display());
+    match tokio::time::timeout(timeout, UnixStream::connect(path)).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(source)) => Err(DriverError::Connect { address, source }),
+        Err(_) => Err(DriverError::ConnectTimeout { address, timeout }),
+    }
+}
+
+/// What the handle asks the task to do.
+#[derive(Debug)]
+enum Command {
+    Key {
+        down: bool,
+        keysym: u32,
+    },
+    Pointer {
+        x: u16,
+        y: u16,
+        buttons: u8,
+    },
+    CutText(String),
+    RequestUpdate {
+        incremental: bool,
+        rect: Option<Rect>,
+    },
+    Credentials(Credentials),
+    SetEncodings(Vec<i32>),
+    SetPixelFormat(PixelFormat),
+    Shutdown,
+}
+
+/// The caller's side of a running connection. Cheap to clone; the
+/// connection ends when [`Handle::shutdown`] is called, when the server or
+/// an error ends it, or when every handle and the event receiver are gone.
+#[derive(Clone, Debug)]
+pub struct Handle {
+    commands: mpsc::UnboundedSender<Command>,
+    framebuffer: Arc<Mutex<Framebuffer>>,
+}
+
+/// The receiving end of a connection's [`DriverEvent`]s.
+pub type Events = mpsc::Receiver<DriverEvent>;
+
+/// Starts a session over `stream` in a new tokio task. `credentials`, if
+/// given, answer the server's first request for them without an event
+/// (e.g. a password from a file).
+pub fn spawn(
+    stream: Stream,
+    config: Config,
+    credentials: Option<Credentials>,
+) -> (Handle, Events, JoinHandle<()>) {
+    let (command_tx, command_rx) = mpsc::unbounded_channel();
+    let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
+    let framebuffer = Arc::new(Mutex::new(Framebuffer::default()));
+    let mut session = Session::new(config);
+    let early_error = credentials.and_then(|c| session.provide_credentials(c).err());
+    let task = Task {
+        session,
+        stream: stream.0,
+        commands: command_rx,
+        events: event_tx,
+        framebuffer: Arc::clone(&framebuffer),
+    };
+    let join = tokio::spawn(task.run(early_error));
+    let handle = Handle {
+        commands: command_tx,
+        framebuffer,
+    };
+    (handle, event_rx, join)
+}
+
+impl Handle {
+    /// The shared copy of the remote screen (see the module docs).
+    pub fn framebuffer(&self) -> &Arc<Mutex<Framebuffer>> {
+        &self.framebuffer
+    }
+
+    /// Locks the shared framebuffer (a poisoned lock still holds pixels).
+    pub fn lock_framebuffer(&self) -> MutexGuard<'_, Framebuffer> {
+        self.framebuffer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether the connection's task is still running.
+    pub fn is_open(&self) -> bool {
+        !self.commands.is_closed()
+    }
+
+    pub fn key_event(&self, down: bool, keysym: u32) {
+        self.send(Command::Key { down, keysym });
+    }
+
+    pub fn pointer_event(&self, x: u16, y: u16, buttons: u8) {
+        self.send(Command::Pointer { x, y, buttons });
+    }
+
+    /// Sends clipboard text to the server.
+    pub fn client_cut_text(&self, text: impl Into<String>) {
+        self.send(Command::CutText(text.into()));
+    }
+
+    /// Asks for an update of `rect` (`None`: the whole screen).
+    pub fn request_update(&self, incremental: bool, rect: Option<Rect>) {
+        self.send(Command::RequestUpdate { incremental, rect });
+    }
+
+    /// Answers [`Event::CredentialsRequired`].
+    pub fn provide_credentials(&self, credentials: Credentials) {
+        self.send(Command::Credentials(credentials));
+    }
+
+    pub fn set_encodings(&self, encodings: Vec<i32>) {
+        self.send(Command::SetEncodings(encodings));
+    }
+
+    pub fn set_pixel_format(&self, format: PixelFormat) {
+        self.send(Command::SetPixelFormat(format));
+    }
+
+    /// Flushes what is queued for the server, closes the connection, and
+    /// ends the event stream with `Closed(Ok(()))`.
+    pub fn shutdown(&self) {
+        self.send(Command::Shutdown);
+    }
+
+    fn send(&self, command: Command) {
+        // A closed connection has already said why in its last event.
+        let _ = self.commands.send(command);
+    }
+}
+
+/// The state of one connection's task.
+struct Task {
+    session: Session,
+    stream: Pin<Box<dyn Transport>>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::Sender<DriverEvent>,
+    framebuffer: Arc<Mutex<Framebuffer>>,
+}
+
+/// Why the loop stopped.
+enum Stop {
+    /// Asked to, or nobody listens any more.
+    Shutdown,
+    Failed(DriverError),
+}
+
+impl From<DriverError> for Stop {
+    fn from(error: DriverError) -> Self {
+        Self::Failed(error)
+    }
+}
+
+impl Task {
+    async fn run(mut self, early_error: Option<proto::Error>) {
+        let result = match early_error {
+            Some(error) => Err(DriverError::Session(error)),
+            None => match self.serve().await {
+                Stop::Shutdown => {
+                    let _ = self.flush().await;
+                    let _ = self.stream.shutdown().await;
+                    Ok(())
+                }
+                Stop::Failed(error) => Err(error),
+            },
+        };
+        let _ = self.events.send(DriverEvent::Closed(result)).await;
+    }
+
+    async fn serve(&mut self) -> Stop {
+        let mut buffer = vec![0u8; READ_SIZE];
+        let mut outgoing = Vec::new();
+        loop {
+            if let Err(error) = self.flush_into(&mut outgoing).await {
+                return error.into();
+            }
+            tokio::select! {
+                read = self.stream.read(&mut buffer) => {
+                    let n = match read {
+                        Ok(n) => n,
+                        Err(error) => return DriverError::Io(error).into(),
+                    };
+                    if n == 0 {
+                        return if self.session.is_connected() {
+                            DriverError::ClosedByServer.into()
+                        } else {
+                            DriverError::ClosedDuringHandshake.into()
+                        };
+                    }
+                    let fed = self.session.feed(buffer.get(..n).unwrap_or_default());
+                    // Events before the error (the greeting, offered types)
+                    // still tell the caller something.
+                    if !self.forward_events().await {
+                        return Stop::Shutdown;
+                    }
+                    if let Err(error) = fed {
+                        return DriverError::Session(error).into();
+                    }
+                }
+                command = self.commands.recv() => {
+                    match command {
+                        Some(Command::Shutdown) => return Stop::Shutdown,
+                        // Every handle is gone: nobody can use the screen.
+                        None => return Stop::Shutdown,
+                        Some(command) => {
+                            if let Err(error) = self.apply(command) {
+                                return DriverError::Session(error).into();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, command: Command) -> Result<(), proto::Error> {
+        let session = &mut self.session;
+        match command {
+            Command::Key { down, keysym } => session.key_event(down, keysym),
+            Command::Pointer { x, y, buttons } => session.pointer_event(x, y, buttons),
+            Command::CutText(text) => session.client_cut_text(&text),
+            Command::RequestUpdate { incremental, rect } => {
+                session.request_update(incremental, rect)
+            }
+            Command::Credentials(credentials) => session.provide_credentials(credentials)?,
+            Command::SetEncodings(list) => session.set_encodings(list),
+            Command::SetPixelFormat(format) => session.set_pixel_format(format)?,
+            Command::Shutdown => {}
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        let mut outgoing = Vec::new();
+        self.flush_into(&mut outgoing).await.map_err(|e| match e {
+            DriverError::Io(e) => e,
+            other => io::Error::other(other.to_string()),
+        })
+    }
+
+    async fn flush_into(&mut self, outgoing: &mut Vec<u8>) -> Result<(), DriverError> {
+        outgoing.clear();
+        if self.session.poll_transmit(outgoing) > 0 {
+            self.stream.write_all(outgoing).await?;
+            self.stream.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Copies damaged pixels to the shared framebuffer, then sends the
+    /// events. Returns `false` when nobody receives events any more.
+    async fn forward_events(&mut self) -> bool {
+        let mut batch = Vec::new();
+        while let Some(event) = self.session.poll_event() {
+            batch.push(event);
+        }
+        if batch.is_empty() {
+            return true;
+        }
+        {
+            let source = self.session.framebuffer();
+            let mut shared = self
+                .framebuffer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let whole = batch
+                .iter()
+                .any(|e| matches!(e, Event::Connected { .. } | Event::Resized { .. }))
+                || shared.width() != source.width()
+                || shared.height() != source.height();
+            if whole {
+                shared.clone_from(source);
+            } else {
+                for event in &batch {
+                    if let Event::Damage(rect) = event {
+                        copy_rect(source, &mut shared, *rect);
+                    }
+                }
+            }
+        }
+        for event in batch {
+            if self.events.send(DriverEvent::Session(event)).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Copies `rect` row by row; a rectangle outside either framebuffer is
+/// skipped (the session only reports damage inside its own).
+fn copy_rect(source: &Framebuffer, target: &mut Framebuffer, rect: Rect) {
+    for dy in 0..rect.height {
+        let Some(y) = rect.y.checked_add(dy) else {
+            return;
+        };
+        if let (Some(from), Some(to)) = (
+            source.row(rect.x, y, rect.width),
+            target.row_mut(rect.x, y, rect.width),
+        ) {
+            to.copy_from_slice(from);
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A minimal RFB 3.8 server with None security and a 4×2 screen that
+    /// sends one Raw update of a 2×1 rectangle after the client's request.
+    async fn tiny_server(listener: TcpListener) {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        socket.write_all(b"RFB 003.008\n").await.unwrap();
+        let mut version = [0u8; 12];
+        socket.read_exact(&mut version).await.unwrap();
+        socket.write_all(&[1, 1]).await.unwrap();
+        let mut chosen = [0u8; 1];
+        socket.read_exact(&mut chosen).await.unwrap();
+        assert_eq!(chosen[0], 1);
+        socket.write_all(&[0, 0, 0, 0]).await.unwrap();
+        let mut client_init = [0u8; 1];
+        socket.read_exact(&mut client_init).await.unwrap();
+        let mut init = vec![0, 4, 0, 2];
+        init.extend_from_slice(&PixelFormat::NATIVE.to_bytes());
+        init.extend_from_slice(&[0, 0, 0, 4]);
+        init.extend_from_slice(b"tiny");
+        socket.write_all(&init).await.unwrap();
+        let mut update = vec![0, 0, 0, 1, 0, 1, 0, 1, 0, 2, 0, 1, 0, 0, 0, 0];
+        update.extend_from_slice(&[10, 20, 30, 0, 40, 50, 60, 0]);
+        socket.write_all(&update).await.unwrap();
+        // Hold the connection until the client closes it.
+        let mut rest = [0u8; 256];
+        while socket.read(&mut rest).await.unwrap_or(0) > 0 {}
+    }
+
+    #[tokio::test]
+    async fn damage_arrives_with_its_pixels_and_shutdown_is_clean() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(tiny_server(listener));
+        let address = Address::parse(&format!("127.0.0.1::{port}")).unwrap();
+        let stream = connect(&address, DEFAULT_CONNECT_TIMEOUT).await.unwrap();
+        let (handle, mut events, join) = spawn(stream, Config::default(), None);
+        let mut connected = false;
+        loop {
+            match events.recv().await.unwrap() {
+                DriverEvent::Session(Event::Connected {
+                    name,
+                    width,
+                    height,
+                    ..
+                }) => {
+                    assert_eq!((name.as_str(), width, height), ("tiny", 4, 2));
+                    connected = true;
+                }
+                DriverEvent::Session(Event::UpdateComplete) => break,
+                DriverEvent::Closed(result) => panic!("closed early: {result:?}"),
+                DriverEvent::Session(_) => {}
+            }
+        }
+        assert!(connected);
+        {
+            let fb = handle.lock_framebuffer();
+            assert_eq!(
+                fb.row(1, 1, 2).unwrap(),
+                &[10, 20, 30, 255, 40, 50, 60, 255]
+            );
+        }
+        handle.shutdown();
+        loop {
+            if let DriverEvent::Closed(result) = events.recv().await.unwrap() {
+                assert!(result.is_ok(), "{result:?}");
+                break;
+            }
+        }
+        join.await.unwrap();
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn refused_port_is_a_connect_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let error = connect_tcp("127.0.0.1", port, DEFAULT_CONNECT_TIMEOUT)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DriverError::Connect { .. }), "{error}");
+        assert!(error.to_string().contains("refused"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn unknown_host_is_a_resolve_error() {
+        let error = connect_tcp("no-such-host.invalid", 5900, DEFAULT_CONNECT_TIMEOUT)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DriverError::Resolve { .. }), "{error}");
+    }
+}
