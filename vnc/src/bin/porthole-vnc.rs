@@ -356,6 +356,15 @@ struct Client {
     events: Events,
     deadline: Instant,
     timeout: Duration,
+    /// What the server has got to, for the timeout message.
+    progress: Progress,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Progress {
+    Connected,
+    Greeted,
+    Initialised,
 }
 
 impl Client {
@@ -374,6 +383,7 @@ impl Client {
             events,
             deadline,
             timeout,
+            progress: Progress::Connected,
         })
     }
 
@@ -381,6 +391,11 @@ impl Client {
     /// `waiting_for` completes the timeout message.
     async fn next(&mut self, waiting_for: &str) -> Result<Event, Failure> {
         loop {
+            let waiting_for = match self.progress {
+                Progress::Connected => "the server's greeting",
+                Progress::Greeted => "the handshake to finish",
+                Progress::Initialised => waiting_for,
+            };
             let left = self.deadline.saturating_duration_since(Instant::now());
             let event = tokio::time::timeout(left, self.events.recv())
                 .await
@@ -399,7 +414,14 @@ impl Client {
                     self.handle
                         .provide_credentials(Credentials::password(password));
                 }
-                Some(DriverEvent::Session(event)) => return Ok(event),
+                Some(DriverEvent::Session(event)) => {
+                    match event {
+                        Event::ServerVersion { .. } => self.progress = Progress::Greeted,
+                        Event::Connected { .. } => self.progress = Progress::Initialised,
+                        _ => {}
+                    }
+                    return Ok(event);
+                }
                 Some(DriverEvent::Closed(Err(error))) => return Err(error.into()),
                 Some(DriverEvent::Closed(Ok(()))) | None => {
                     return Err(fail("the connection closed unexpectedly"))

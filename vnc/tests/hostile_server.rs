@@ -1,0 +1,364 @@
+//! `porthole-vnc capture` against a crafted server of our own that breaks
+//! the protocol on purpose: rectangles outside the screen, absurd sizes,
+//! corrupt and oversized zlib data, truncated streams, unknown encodings
+//! and message types, a 4 GB cut text. Each must end in one clear line on
+//! stderr, a non-zero exit, no output file, and promptly — the server keeps
+//! the connection open, so only the client's own checks can end it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use porthole_harness::process::TempDir;
+
+/// How long a hostile case may take before we call it a hang.
+const PROMPT: Duration = Duration::from_secs(5);
+
+/// What the crafted server does after accepting a connection.
+#[derive(Clone)]
+enum Script {
+    /// Sends these bytes as the whole conversation (no handshake).
+    Raw(Vec<u8>),
+    /// Does the RFB 3.8 handshake with None security and this ServerInit
+    /// size, then sends the bytes.
+    AfterInit {
+        width: u16,
+        height: u16,
+        then: Vec<u8>,
+    },
+}
+
+#[derive(Clone, Copy)]
+enum Ending {
+    /// Keep the connection open (until the client goes or 30 s pass).
+    HoldOpen,
+    /// Close right after sending.
+    Close,
+}
+
+/// 32 bpp, depth 24, little-endian, true colour, RGB at shifts 16/8/0.
+const NATIVE_FORMAT: [u8; 16] = [32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0];
+
+fn serve(script: Script, ending: Ending) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let Ok((mut socket, _)) = listener.accept() else {
+            return;
+        };
+        socket
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let sent = match script {
+            Script::Raw(bytes) => socket.write_all(&bytes),
+            Script::AfterInit {
+                width,
+                height,
+                then,
+            } => handshake(&mut socket, width, height).and_then(|()| socket.write_all(&then)),
+        };
+        if sent.is_err() {
+            return;
+        }
+        if let Ending::HoldOpen = ending {
+            // Read (and ignore) whatever the client sends until it leaves.
+            let mut sink = [0u8; 4096];
+            while matches!(socket.read(&mut sink), Ok(n) if n > 0) {}
+        }
+    });
+    port
+}
+
+fn handshake(socket: &mut TcpStream, width: u16, height: u16) -> std::io::Result<()> {
+    socket.write_all(b"RFB 003.008\n")?;
+    let mut version = [0u8; 12];
+    socket.read_exact(&mut version)?;
+    socket.write_all(&[1, 1])?; // one type: None
+    let mut choice = [0u8; 1];
+    socket.read_exact(&mut choice)?;
+    socket.write_all(&[0, 0, 0, 0])?; // SecurityResult OK
+    let mut client_init = [0u8; 1];
+    socket.read_exact(&mut client_init)?;
+    let mut init = Vec::new();
+    init.extend_from_slice(&width.to_be_bytes());
+    init.extend_from_slice(&height.to_be_bytes());
+    init.extend_from_slice(&NATIVE_FORMAT);
+    init.extend_from_slice(&7u32.to_be_bytes());
+    init.extend_from_slice(b"hostile");
+    socket.write_all(&init)
+}
+
+/// A FramebufferUpdate header with one rectangle.
+fn one_rect(x: u16, y: u16, w: u16, h: u16, encoding: i32) -> Vec<u8> {
+    let mut bytes = vec![0, 0, 0, 1];
+    for v in [x, y, w, h] {
+        bytes.extend_from_slice(&v.to_be_bytes());
+    }
+    bytes.extend_from_slice(&encoding.to_be_bytes());
+    bytes
+}
+
+/// Runs a capture against `port` and checks it fails cleanly and promptly
+/// with `needle` (lowercase) in its one-line message.
+fn assert_clean_failure(case: &str, port: u16, extra: &[&str], needle: &str) {
+    let dir = TempDir::new("porthole-hostile").unwrap();
+    let out = dir.path().join("out.png");
+    let address = format!("127.0.0.1::{port}");
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_porthole-vnc"))
+        .args([
+            "capture",
+            &address,
+            out.to_str().unwrap(),
+            "--timeout",
+            "20",
+        ])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > PROMPT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{case}: porthole-vnc still running after {PROMPT:?}");
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = start.elapsed();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    eprintln!("{case}: {elapsed:?}: {}", stderr.trim());
+    assert!(!status.success(), "{case}: exited successfully");
+    assert_eq!(status.code(), Some(1), "{case}: {status}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{case}: not one line: {stderr:?}"
+    );
+    assert!(
+        stderr.to_lowercase().contains(needle),
+        "{case}: expected '{needle}' in: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{case}: {stderr}");
+    assert!(!out.exists(), "{case}: an output file was left");
+}
+
+fn case(name: &str, script: Script, ending: Ending, needle: &str) {
+    let port = serve(script, ending);
+    assert_clean_failure(name, port, &[], needle);
+}
+
+#[test]
+fn rectangle_outside_the_screen() {
+    let mut update = one_rect(90, 90, 20, 20, 0);
+    update.extend(std::iter::repeat_n(0u8, 20 * 20 * 4));
+    case(
+        "out-of-bounds raw rectangle",
+        Script::AfterInit {
+            width: 100,
+            height: 100,
+            then: update,
+        },
+        Ending::HoldOpen,
+        "outside",
+    );
+    // CopyRect whose source lies outside the screen.
+    let mut update = one_rect(0, 0, 10, 10, 1);
+    update.extend_from_slice(&[0xff, 0x00, 0xff, 0x00]);
+    case(
+        "copyrect from outside",
+        Script::AfterInit {
+            width: 100,
+            height: 100,
+            then: update,
+        },
+        Ending::HoldOpen,
+        "outside",
+    );
+}
+
+#[test]
+fn absurd_screen_size() {
+    case(
+        "65535x65535 ServerInit",
+        Script::AfterInit {
+            width: 65535,
+            height: 65535,
+            then: Vec::new(),
+        },
+        Ending::HoldOpen,
+        "limit",
+    );
+}
+
+#[test]
+fn zlib_garbage_and_oversized_blocks() {
+    let mut update = one_rect(0, 0, 16, 16, 6);
+    update.extend_from_slice(&64u32.to_be_bytes());
+    update.extend((0..64u8).map(|i| i.wrapping_mul(37) ^ 0x5a));
+    case(
+        "zlib garbage",
+        Script::AfterInit {
+            width: 64,
+            height: 64,
+            then: update,
+        },
+        Ending::HoldOpen,
+        "compressed",
+    );
+    let mut update = one_rect(0, 0, 16, 16, 16);
+    update.extend_from_slice(&64u32.to_be_bytes());
+    update.extend(std::iter::repeat_n(0xffu8, 64));
+    case(
+        "zrle garbage",
+        Script::AfterInit {
+            width: 64,
+            height: 64,
+            then: update,
+        },
+        Ending::HoldOpen,
+        "compressed",
+    );
+    let mut update = one_rect(0, 0, 16, 16, 6);
+    update.extend_from_slice(&u32::MAX.to_be_bytes());
+    case(
+        "4 GB zlib block",
+        Script::AfterInit {
+            width: 64,
+            height: 64,
+            then: update,
+        },
+        Ending::HoldOpen,
+        "compressed block",
+    );
+}
+
+#[test]
+fn truncated_streams() {
+    let mut update = one_rect(0, 0, 50, 50, 0);
+    update.extend(std::iter::repeat_n(7u8, 1000));
+    case(
+        "closed in the middle of a raw rectangle",
+        Script::AfterInit {
+            width: 100,
+            height: 100,
+            then: update,
+        },
+        Ending::Close,
+        "closed the connection",
+    );
+    case(
+        "closed during the handshake",
+        Script::Raw(b"RFB 003.008\n".to_vec()),
+        Ending::Close,
+        "closed the connection during the handshake",
+    );
+}
+
+#[test]
+fn unknown_encodings_and_message_types() {
+    case(
+        "unknown encoding",
+        Script::AfterInit {
+            width: 64,
+            height: 64,
+            then: one_rect(0, 0, 8, 8, 12345),
+        },
+        Ending::HoldOpen,
+        "encoding",
+    );
+    case(
+        "unknown message type",
+        Script::AfterInit {
+            width: 64,
+            height: 64,
+            then: vec![77, 1, 2, 3],
+        },
+        Ending::HoldOpen,
+        "message",
+    );
+}
+
+#[test]
+fn huge_cut_text() {
+    let mut message = vec![3, 0, 0, 0];
+    message.extend_from_slice(&u32::MAX.to_be_bytes());
+    message.extend_from_slice(b"the rest never comes");
+    case(
+        "4 GB ServerCutText",
+        Script::AfterInit {
+            width: 64,
+            height: 64,
+            then: message,
+        },
+        Ending::HoldOpen,
+        "limit",
+    );
+}
+
+#[test]
+fn bad_greetings_and_refusals() {
+    case(
+        "not an RFB server",
+        Script::Raw(b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()),
+        Ending::HoldOpen,
+        "rfb",
+    );
+    case(
+        "unsupported version",
+        Script::Raw(b"RFB 009.001\n".to_vec()),
+        Ending::HoldOpen,
+        "009.001",
+    );
+    let mut refusal = b"RFB 003.008\n".to_vec();
+    refusal.push(0); // no security types: a reason follows
+    refusal.extend_from_slice(&14u32.to_be_bytes());
+    refusal.extend_from_slice(b"too many users");
+    case(
+        "connection refused by the server",
+        Script::Raw(refusal),
+        Ending::HoldOpen,
+        "too many users",
+    );
+}
+
+#[test]
+fn silent_server_times_out() {
+    let port = serve(Script::Raw(Vec::new()), Ending::HoldOpen);
+    let start = Instant::now();
+    assert_clean_failure(
+        "silent server",
+        port,
+        &["--timeout", "1"],
+        "timed out after 1 s waiting for the server's greeting",
+    );
+    assert!(start.elapsed() >= Duration::from_secs(1));
+}
+
+#[test]
+fn refused_port() {
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    assert_clean_failure("nothing listening", port, &[], "refused");
+}
