@@ -270,3 +270,30 @@ fn make_install_puts_everything_where_a_desktop_finds_it_and_uninstall_removes_i
     std::fs::remove_dir_all(&scratch).unwrap();
     assert!(left.is_empty(), "make uninstall left {left:?}");
 }
+
+#[test]
+fn metainfo_screenshots_are_committed_pngs() {
+    // Software centres download screenshots from the repository's main
+    // branch, so each must be a file committed under that path.
+    const RAW_MAIN: &str = "https://raw.githubusercontent.com/porthole/porthole/main/";
+    let metainfo = read(&data_file(&format!("{APP_ID}.metainfo.xml")));
+    let images: Vec<&str> = metainfo
+        .split("<image>")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("</image>").map(|(url, _)| url.trim()))
+        .collect();
+    assert!(!images.is_empty(), "the metainfo shows no screenshot");
+    for url in images {
+        let relative = url
+            .strip_prefix(RAW_MAIN)
+            .unwrap_or_else(|| panic!("screenshot {url} is not served from {RAW_MAIN}"));
+        let path = root().join(relative);
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!("screenshot {url} needs the file {relative} in the repository: {e}")
+        });
+        assert!(
+            bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "{relative} is not a PNG"
+        );
+    }
+}
