@@ -401,7 +401,11 @@ fn manifest_parses_and_builds_the_app_offline_from_vendored_crates() {
         .iter()
         .filter(|p| p.get("checksum").is_some())
         .count();
-    assert_eq!(archives, registry_crates);
+    assert_eq!(
+        archives, registry_crates,
+        "the manifest downloads {archives} crates but Cargo.lock uses {registry_crates}; \
+         run flatpak/update-cargo-sources.sh"
+    );
 }
 
 #[test]
