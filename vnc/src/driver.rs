@@ -566,6 +566,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn every_resolved_address_is_tried() {
+        // `localhost` resolves to ::1 and 127.0.0.1; only the latter listens.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stream = connect_tcp("localhost", port, DEFAULT_CONNECT_TIMEOUT)
+            .await
+            .unwrap();
+        assert!(stream.nodelay().unwrap());
+        assert_eq!(stream.peer_addr().unwrap().port(), port);
+    }
+
+    #[tokio::test]
     async fn unknown_host_is_a_resolve_error() {
         let error = connect_tcp("no-such-host.invalid", 5900, DEFAULT_CONNECT_TIMEOUT)
             .await

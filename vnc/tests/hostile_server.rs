@@ -362,3 +362,51 @@ fn refused_port() {
     };
     assert_clean_failure("nothing listening", port, &[], "refused");
 }
+
+/// Not hostile: a scripted server that sends three updates at once — a
+/// full red fill, a resize-only update (DesktopSize) and a small Raw
+/// rectangle — checks what `--updates` counts (the resize-only one too)
+/// and that the PNG has the final size and pixels.
+#[test]
+fn updates_are_counted_including_resize_only_ones() {
+    let mut updates = one_rect(0, 0, 16, 16, 0);
+    updates.extend([0u8, 0, 255, 0].repeat(16 * 16)); // B, G, R, X: red
+    updates.extend(one_rect(0, 0, 8, 4, -223)); // DesktopSize to 8×4
+    updates.extend(one_rect(2, 1, 2, 1, 0));
+    updates.extend([255u8, 0, 0, 0, 0, 255, 0, 0]); // blue, green
+    let script = Script::AfterInit {
+        width: 16,
+        height: 16,
+        then: updates,
+    };
+
+    let dir = TempDir::new("porthole-scripted").unwrap();
+    let out = dir.path().join("out.png");
+    let port = serve(script.clone(), Ending::HoldOpen);
+    let status = Command::new(env!("CARGO_BIN_EXE_porthole-vnc"))
+        .args([
+            "capture",
+            &format!("127.0.0.1::{port}"),
+            out.to_str().unwrap(),
+        ])
+        .args(["--updates", "3", "--timeout", "10"])
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let image = porthole_harness::images::load(&out).unwrap();
+    assert_eq!(image.dimensions(), (8, 4));
+    assert_eq!(image.get_pixel(0, 0).0, [255, 0, 0]);
+    assert_eq!(image.get_pixel(2, 1).0, [0, 0, 255]);
+    assert_eq!(image.get_pixel(3, 1).0, [0, 255, 0]);
+    assert_eq!(image.get_pixel(7, 3).0, [255, 0, 0]);
+
+    // A fourth update never comes: that is a timeout naming the count.
+    let port = serve(script, Ending::HoldOpen);
+    assert_clean_failure(
+        "waiting for a fourth update",
+        port,
+        &["--updates", "4", "--timeout", "1"],
+        "waiting for update 4 of 4",
+    );
+}

@@ -58,6 +58,7 @@ impl Run {
             "expected a failure, got success"
         );
         let stderr = self.stderr();
+        eprintln!("expected failure in {:?}: {}", self.elapsed, stderr.trim());
         assert_eq!(stderr.lines().count(), 1, "not one line: {stderr:?}");
         assert!(
             stderr.to_lowercase().contains(needle),
@@ -412,6 +413,22 @@ fn x11vnc_with_a_password() {
     );
     run.assert_success("x11vnc with its password");
     images::assert_same(&truth, &load(&out), "x11vnc vnc auth capture");
+    std::fs::remove_file(&out).unwrap();
+
+    let bad = dir.path().join("bad");
+    std::fs::write(&bad, "lvs-px").unwrap();
+    let run = porthole_vnc(
+        &[
+            "capture",
+            &server.address(),
+            out_str,
+            "--password-file",
+            bad.to_str().unwrap(),
+        ],
+        None,
+    );
+    run.assert_one_line_error("authentication failed");
+    assert!(!out.exists());
 }
 
 /// The library path the app uses for libvirt consoles: a socket someone
