@@ -274,9 +274,14 @@ impl Session {
     /// arriving; this is for a full refresh or a region.
     pub fn request_update(&mut self, incremental: bool, rect: Option<Rect>) {
         if self.is_connected() {
-            let rect = rect.unwrap_or_else(|| self.screen());
-            client::framebuffer_update_request(&mut self.transmit, incremental, rect);
+            self.send_update_request(incremental, rect);
         }
+    }
+
+    /// Queues a FramebufferUpdateRequest (`None`: the whole screen).
+    fn send_update_request(&mut self, incremental: bool, rect: Option<Rect>) {
+        let rect = rect.unwrap_or_else(|| self.screen());
+        client::framebuffer_update_request(&mut self.transmit, incremental, rect);
     }
 
     /// Asks the server for rectangles in `format` from now on. Rectangles

@@ -16,6 +16,9 @@
 
 mod vnc_auth;
 
+#[cfg(test)]
+pub(crate) use vnc_auth::response as vnc_auth_response;
+
 use std::fmt;
 
 use crate::proto::Error;

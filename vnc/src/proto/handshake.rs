@@ -33,7 +33,7 @@ impl ProtocolVersion {
         }
     }
 
-    fn greeting(self) -> &'static [u8; 12] {
+    pub(super) fn greeting(self) -> &'static [u8; 12] {
         match self {
             Self::V3_3 => b"RFB 003.003\n",
             Self::V3_7 => b"RFB 003.007\n",
@@ -412,7 +412,7 @@ impl Session {
         self.name.clone_from(&name);
         self.go(State::Connected(messages::Incoming::MessageType), 1);
         self.send_encodings();
-        self.request_update(false, None);
+        self.send_update_request(false, None);
         self.event(Event::Connected {
             name,
             width,

@@ -107,7 +107,7 @@ impl Session {
                 // prepare it while this one is decoded (one round trip less
                 // per frame than asking at the end, and one request per
                 // update rather than per rectangle).
-                self.request_update(true, None);
+                self.send_update_request(true, None);
                 self.next_rect(count);
                 Ok(3)
             }
@@ -315,7 +315,7 @@ impl Session {
                 // The request sent when this update started covers the old
                 // size; ask again for the new one, or a grown area would
                 // never be updated.
-                self.request_update(true, None);
+                self.send_update_request(true, None);
                 self.next_rect(left);
             }
             encoding::LAST_RECT => self.next_rect(0),
