@@ -247,13 +247,13 @@ fn need(consumed: usize, unit: usize, have: usize) -> Progress {
 
 /// The row span of `width` pixels at (`x`, `y`) inside `rect`, which the
 /// caller has checked lies inside the screen.
-fn rect_row<'a>(
-    fb: &'a mut Framebuffer,
+fn rect_row(
+    fb: &mut Framebuffer,
     rect: Rect,
     x: usize,
     y: usize,
     width: usize,
-) -> Result<&'a mut [u8], DecodeError> {
+) -> Result<&mut [u8], DecodeError> {
     let abs = |base: u16, off: usize| u16::try_from(usize::from(base) + off).ok();
     let fb_size = (fb.width(), fb.height());
     let (ax, ay, w) = (abs(rect.x, x), abs(rect.y, y), u16::try_from(width).ok());
