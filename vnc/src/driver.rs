@@ -208,7 +208,8 @@ pub struct Handle {
 /// The receiving end of a connection's [`DriverEvent`]s.
 pub type Events = mpsc::Receiver<DriverEvent>;
 
-/// Starts a session over `stream` in a new tokio task. `credentials`, if
+/// Starts a session over `stream` in a new task on the current tokio
+/// runtime (call it from within one). `credentials`, if
 /// given, answer the server's first request for them without an event
 /// (e.g. a password from a file).
 pub fn spawn(
