@@ -23,3 +23,4 @@ pub mod driver;
 
 pub use framebuffer::{Framebuffer, Rect};
 pub use pixel::PixelFormat;
+pub use proto::{Config, Error, Event, Session};
