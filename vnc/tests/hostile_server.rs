@@ -40,7 +40,7 @@ enum Script {
 enum Ending {
     /// Keep the connection open (until the client goes or 30 s pass).
     HoldOpen,
-    /// Close right after sending.
+    /// Close (our direction) right after sending.
     Close,
 }
 
@@ -68,11 +68,14 @@ fn serve(script: Script, ending: Ending) -> u16 {
         if sent.is_err() {
             return;
         }
-        if let Ending::HoldOpen = ending {
-            // Read (and ignore) whatever the client sends until it leaves.
-            let mut sink = [0u8; 4096];
-            while matches!(socket.read(&mut sink), Ok(n) if n > 0) {}
+        if let Ending::Close = ending {
+            // Send FIN now; closing with the client's messages unread would
+            // make the kernel send RST instead, which tests something else.
+            let _ = socket.shutdown(std::net::Shutdown::Write);
         }
+        // Read (and ignore) whatever the client sends until it leaves.
+        let mut sink = [0u8; 4096];
+        while matches!(socket.read(&mut sink), Ok(n) if n > 0) {}
     });
     port
 }
