@@ -12,7 +12,7 @@ use flate2::{Decompress, FlushDecompress, Status};
 use super::{DecodeError, Progress};
 
 /// Output inflated per call beyond what the parser asked for.
-const CHUNK: usize = 32 * 1024;
+const CHUNK: usize = 256 * 1024;
 
 /// One zlib stream that lives as long as the connection, with the output it
 /// produced that no parser has taken yet.

@@ -260,9 +260,10 @@ impl PixelReader {
         let dst = dst.chunks_exact_mut(4).take(pixels);
         match &self.kind {
             Kind::Native => {
+                // Whole-word operations let the compiler vectorise this loop.
                 for (d, s) in dst.zip(src.chunks_exact(4)) {
-                    if let [b, g, r, _] = *s {
-                        d.copy_from_slice(&[b, g, r, 255]);
+                    if let Ok(s) = <[u8; 4]>::try_from(s) {
+                        d.copy_from_slice(&(u32::from_le_bytes(s) | OPAQUE).to_le_bytes());
                     }
                 }
             }
