@@ -16,6 +16,8 @@
 mod client;
 mod error;
 mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handshake;
 mod limits;
 mod messages;

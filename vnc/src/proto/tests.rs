@@ -983,3 +983,22 @@ fn set_pixel_format_switches_decoding_and_rejects_invalid_formats() {
         })
         .is_err());
 }
+
+// ---- fuzz findings ----
+
+#[test]
+fn fuzz_seeds_and_past_findings_replay_cleanly() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut replayed = 0;
+    for dir in ["seeds/session_feed", "regressions/session_feed"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            fuzzing::session_feed(&std::fs::read(&path).unwrap());
+            replayed += 1;
+        }
+    }
+    assert!(replayed >= 5, "the seed corpus is missing");
+}
