@@ -12,6 +12,13 @@
 //! state cannot use yet, so it never holds more than what the current step
 //! needs plus one read's worth. Every length a server declares is checked
 //! against [`Limits`] before anything is allocated or waited for.
+//!
+//! Growing it (part 2): a security type that needs TLS (VeNCrypt, type 18)
+//! returns a step asking for it from its [`crate::security`] negotiation;
+//! the session then keeps a sans-IO TLS connection between `feed` /
+//! `poll_transmit` and this parser, and the rest of the handshake and all
+//! messages run over its plaintext unchanged. New server messages and
+//! pseudo-encodings are new `Incoming` states and `rect_header` arms.
 
 mod client;
 mod error;

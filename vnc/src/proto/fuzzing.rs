@@ -26,8 +26,14 @@ pub fn session_feed(data: &[u8]) {
         max_reason_len: 1024,
         max_cursor_size: 64,
     };
-    // The largest single step the limits allow: a compressed block.
-    let max_need = limits.max_compressed_len + 64;
+    // The largest single step the limits allow: a cursor, a name, a reason
+    // or a row of raw pixels (compressed blocks are inflated as they arrive).
+    let cursor = crate::decode::cursor::rich_len(limits.max_cursor_size, limits.max_cursor_size, 4);
+    let max_need = cursor
+        .max(limits.max_name_len)
+        .max(limits.max_reason_len)
+        .max(usize::from(MAX_SIDE) * 4)
+        + 64;
     let config = Config {
         limits,
         use_server_format: config_bits & 1 != 0,

@@ -377,6 +377,22 @@ impl Session {
             }
             State::Closed => Err(Error::Closed),
             other => {
+                // Kept for a security handshake still to come; past that
+                // point nothing will use them, so they are not kept.
+                let to_come = matches!(
+                    other,
+                    State::Handshake(
+                        Phase::Greeting
+                            | Phase::Version
+                            | Phase::SecurityTypeCount
+                            | Phase::SecurityTypes { .. }
+                            | Phase::ImposedSecurityType
+                            | Phase::Security(_)
+                    )
+                );
+                if !to_come {
+                    self.credentials = None;
+                }
                 self.state = other;
                 Ok(())
             }

@@ -375,6 +375,15 @@ fn credentials_given_ahead_of_time_answer_without_an_event() {
 }
 
 #[test]
+fn credentials_given_after_security_are_not_kept() {
+    let mut session = connected(4, 3);
+    session
+        .provide_credentials(Credentials::password("late"))
+        .unwrap();
+    assert!(session.credentials.is_none());
+}
+
+#[test]
 fn rfb_3_3_vnc_auth_has_a_security_result() {
     let mut session = Session::new(Config::default());
     session

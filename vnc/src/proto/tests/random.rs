@@ -23,16 +23,14 @@ fn limits() -> Limits {
     }
 }
 
-/// The most any step may ask to hold: the largest cursor, name, reason or
-/// compressed block the limits allow, with room for a rectangle header.
+/// The most any step may ask to hold: the largest cursor, name or reason
+/// the limits allow, or a row of raw pixels (decoders inflate compressed
+/// data as it arrives, so a compressed block is never held whole).
 fn max_need() -> usize {
     let l = limits();
     let cursor = crate::decode::cursor::rich_len(l.max_cursor_size, l.max_cursor_size, 4);
-    cursor
-        .max(l.max_name_len)
-        .max(l.max_reason_len)
-        .max(l.max_compressed_len)
-        + 64
+    let row = usize::from(l.max_width) * 4;
+    cursor.max(l.max_name_len).max(l.max_reason_len).max(row) + 64
 }
 
 const FORMATS: [PixelFormat; 4] = [
