@@ -26,9 +26,9 @@ impl Rect {
         self.width == 0 || self.height == 0
     }
 
-    /// Pixels it covers.
+    /// Pixels it covers (saturating where `usize` is 32 bits).
     pub const fn area(&self) -> usize {
-        self.width as usize * self.height as usize
+        (self.width as usize).saturating_mul(self.height as usize)
     }
 
     /// One past the last column, without overflow.

@@ -1293,7 +1293,12 @@ fn random_and_mutated_bytes_never_panic() {
     let formats = [PixelFormat::NATIVE, XRGB_BE, RGB565_LE, BGR233, MAPPED8];
     let (valid_raw, valid) = samples(&PixelFormat::NATIVE, 40, 30);
     drop(valid_raw);
-    for round in 0..3000 {
+    // PORTHOLE_FUZZ_ROUNDS runs more for a deeper local check.
+    let rounds = std::env::var("PORTHOLE_FUZZ_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3000);
+    for round in 0..rounds {
         let format = formats[rng.below(formats.len() as u64) as usize];
         let enc = encodings[rng.below(encodings.len() as u64) as usize];
         let mut data: Vec<u8> = if round % 2 == 0 {
@@ -1345,4 +1350,80 @@ fn random_and_mutated_bytes_never_panic() {
             "alpha stays opaque"
         );
     }
+}
+
+// ---- Cursor pseudo-encodings ----
+
+#[test]
+fn rich_cursor_pixels_through_the_mask_as_straight_rgba() {
+    // 2×2 NATIVE pixels red, green, blue, white; mask rows 10…, 01….
+    let mut data = [RED, GREEN, BLUE, WHITE].concat();
+    data.extend_from_slice(&[0b1000_0000, 0b0100_0000]);
+    assert_eq!(cursor::rich_len(2, 2, 4), data.len());
+    let image = cursor::rich(&data, 2, 2, &PixelFormat::NATIVE, &ColourMap::new()).unwrap();
+    assert_eq!((image.width, image.height), (2, 2));
+    assert_eq!(
+        image.rgba,
+        [[255, 0, 0, 255], [0; 4], [0; 4], [255, 255, 255, 255]].concat()
+    );
+    // The same in 16 bpp big-endian.
+    let mut data = vec![0xf8, 0x00, 0x07, 0xe0, 0x00, 0x1f, 0xff, 0xff];
+    data.extend_from_slice(&[0b1100_0000, 0b1100_0000]);
+    let image = cursor::rich(&data, 2, 2, &RGB565_BE, &ColourMap::new()).unwrap();
+    assert_eq!(
+        image.rgba,
+        [
+            [255, 0, 0, 255],
+            [0, 255, 0, 255],
+            [0, 0, 255, 255],
+            [255, 255, 255, 255]
+        ]
+        .concat()
+    );
+}
+
+#[test]
+fn rich_cursor_short_data_or_bad_format_is_malformed() {
+    let err = cursor::rich(&[0; 10], 2, 2, &PixelFormat::NATIVE, &ColourMap::new()).unwrap_err();
+    assert!(matches!(
+        err,
+        DecodeError::Malformed {
+            encoding: "Cursor",
+            ..
+        }
+    ));
+    let bad = PixelFormat {
+        bits_per_pixel: 0,
+        ..PixelFormat::NATIVE
+    };
+    assert!(cursor::rich(&[0; 64], 2, 2, &bad, &ColourMap::new()).is_err());
+    let empty = cursor::rich(&[], 0, 0, &PixelFormat::NATIVE, &ColourMap::new()).unwrap();
+    assert!(empty.rgba.is_empty());
+}
+
+#[test]
+fn x_cursor_uses_primary_secondary_bitmap_and_mask() {
+    // 9×1: rows are 2 bytes. Pixels 0 and 8 primary, 1 secondary, rest hidden.
+    assert_eq!(cursor::x_len(9, 1), 10);
+    assert_eq!(cursor::x_len(0, 7), 0);
+    let data = [
+        10,
+        20,
+        30,
+        40,
+        50,
+        60,
+        0b1000_0000,
+        0b1000_0000,
+        0b1100_0000,
+        0b1000_0000,
+    ];
+    let image = cursor::x_cursor(&data, 9, 1).unwrap();
+    let px = |i: usize| &image.rgba[i * 4..i * 4 + 4];
+    assert_eq!(px(0), &[10, 20, 30, 255]);
+    assert_eq!(px(1), &[40, 50, 60, 255]);
+    assert_eq!(px(2), &[0, 0, 0, 0]);
+    assert_eq!(px(8), &[10, 20, 30, 255]);
+    assert!(cursor::x_cursor(&data[..9], 9, 1).is_err());
+    assert!(cursor::x_cursor(&[], 0, 0).unwrap().rgba.is_empty());
 }
