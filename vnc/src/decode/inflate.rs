@@ -59,10 +59,11 @@ impl Stream {
             .map_err(|e| DecodeError::Zlib(e.to_string()))?;
         let used = usize::try_from(self.zlib.total_in() - in_before).unwrap_or(usize::MAX);
         let produced = usize::try_from(self.zlib.total_out() - out_before).unwrap_or(usize::MAX);
-        if status == Status::StreamEnd && used < input.len() {
-            return Err(DecodeError::Zlib(
-                "the zlib stream ended in the middle of the connection".into(),
-            ));
+        if status == Status::StreamEnd {
+            // rfbproto keeps one stream per connection, but a server that
+            // finishes it instead of flushing has its next block start a
+            // fresh stream: accept that rather than fail.
+            self.zlib.reset(true);
         }
         Ok((used, produced))
     }

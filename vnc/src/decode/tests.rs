@@ -1427,3 +1427,33 @@ fn x_cursor_uses_primary_secondary_bitmap_and_mask() {
     assert!(cursor::x_cursor(&data[..9], 9, 1).is_err());
     assert!(cursor::x_cursor(&[], 0, 0).unwrap().rgba.is_empty());
 }
+
+#[test]
+fn a_zlib_stream_finished_per_rectangle_starts_afresh() {
+    use flate2::{Compress, Compression, FlushCompress};
+    let block = |data: &[u8]| {
+        let mut z = Compress::new(Compression::default(), true);
+        let mut out = Vec::with_capacity(256);
+        z.compress_vec(data, &mut out, FlushCompress::Finish)
+            .unwrap();
+        let mut b = (out.len() as u32).to_be_bytes().to_vec();
+        b.extend(out);
+        b
+    };
+    let mut stream = block(&[RED, GREEN].concat());
+    stream.extend(block(&[BLUE, WHITE].concat()));
+    let rects = [
+        (Rect::new(0, 0, 2, 1), encoding::ZLIB),
+        (Rect::new(0, 1, 2, 1), encoding::ZLIB),
+    ];
+    let fb = decode_pieces(
+        (2, 2),
+        &rects,
+        &PixelFormat::NATIVE,
+        &ColourMap::new(),
+        &stream,
+        5,
+    )
+    .unwrap();
+    assert_eq!(fb.data(), [RED, GREEN, BLUE, WHITE].concat().as_slice());
+}
