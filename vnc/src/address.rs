@@ -40,6 +40,8 @@ pub enum AddressError {
     BadHost(String),
     #[error("the unix: address has no socket path (write unix:/path/to/socket)")]
     EmptyUnixPath,
+    #[error("the vnc:// address names no host (write vnc://host:PORT)")]
+    UriWithoutHost,
     #[error("vnc:// addresses with '{0}' are not supported (write vnc://host:PORT)")]
     UnsupportedUri(String),
 }
@@ -122,6 +124,10 @@ fn parse_uri(rest: &str) -> Result<Address, AddressError> {
         return Err(AddressError::UnsupportedUri(
             rest.get(bad..bad + 1).unwrap_or_default().to_owned(),
         ));
+    }
+    // Unlike `:1` (localhost, display 1), a URI must name its host.
+    if rest.is_empty() || rest.starts_with(':') {
+        return Err(AddressError::UriWithoutHost);
     }
     let (host, tail) = split_host(rest)?;
     let port = match tail.strip_prefix(':') {
@@ -253,6 +259,9 @@ mod tests {
         );
         // In a URI the number is a TCP port, never a display.
         assert_eq!(Address::parse("vnc://host:1"), tcp("host", 1));
+        assert_eq!(Address::parse("vnc://"), Err(AddressError::UriWithoutHost));
+        assert_eq!(Address::parse("vnc:///"), Err(AddressError::UriWithoutHost));
+        assert_eq!(Address::parse("vnc://:5901"), Err(AddressError::UriWithoutHost));
         assert_eq!(
             Address::parse("vnc://user@host"),
             Err(AddressError::UnsupportedUri("@".into()))
