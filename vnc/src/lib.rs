@@ -13,6 +13,7 @@
 
 pub mod address;
 pub mod decode;
+pub mod fbs;
 pub mod framebuffer;
 pub mod pixel;
 pub mod proto;

@@ -16,6 +16,13 @@ use porthole_vnc::proto::{Config, Event};
 use porthole_vnc::security::{Credentials, SecurityType};
 use porthole_vnc::{Framebuffer, PixelFormat};
 
+#[path = "porthole-vnc/record.rs"]
+mod record;
+#[path = "porthole-vnc/replay.rs"]
+mod replay;
+#[path = "porthole-vnc/serve.rs"]
+mod serve;
+
 const USAGE: &str = "\
 usage: porthole-vnc capture ADDRESS OUT.png [--updates N] [--timeout SECS] [--encodings LIST] [--password-file FILE]
        porthole-vnc info ADDRESS [--timeout SECS] [--password-file FILE]
@@ -124,7 +131,16 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), Failure> {
-    let options = parse_args(std::env::args().skip(1))?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Recordings: these subcommands parse their own options.
+    let rest = args.get(1..).unwrap_or_default();
+    match args.first().map(String::as_str) {
+        Some("record") => return record::run(rest),
+        Some("replay") => return replay::run(rest),
+        Some("serve") => return serve::run(rest),
+        _ => {}
+    }
+    let options = parse_args(args.into_iter())?;
     // Read the password file first: a bad path should not cost a connection.
     let password = match &options.password_file {
         Some(path) => Some(read_password_file(path)?),
@@ -136,6 +152,15 @@ fn run() -> Result<(), Failure> {
     match options.command {
         Command::Help => {
             println!("{USAGE}");
+            println!(
+                "\n{}\n{}\n{}\n\n{}\n{}\n{}",
+                record::USAGE,
+                replay::USAGE,
+                serve::USAGE,
+                record::HELP,
+                replay::HELP,
+                serve::HELP
+            );
             Ok(())
         }
         Command::Version => {
