@@ -28,6 +28,7 @@ pub mod fuzzing;
 mod handshake;
 mod limits;
 mod messages;
+mod tls_layer;
 mod wire;
 
 use std::collections::VecDeque;
@@ -41,13 +42,16 @@ pub use limits::Limits;
 use crate::decode::{encoding, Decoders, RectDecoder};
 use crate::framebuffer::{Framebuffer, Rect};
 use crate::pixel::{ColourMap, PixelFormat};
-use crate::security::{Credentials, SecurityPolicy, SecurityType};
+use crate::security::{Credentials, SecurityPolicy, SecurityType, TlsConfig};
 
 /// How a session behaves; everything has a sensible default.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub limits: Limits,
     pub security: SecurityPolicy,
+    /// What a TLS connection trusts (set `server_name` to the host the
+    /// user connected to).
+    pub tls: TlsConfig,
     /// Real encodings in preference order. The session appends the
     /// pseudo-encodings it supports ([`Config::PSEUDO_ENCODINGS`]).
     pub encodings: Vec<i32>,
@@ -91,6 +95,7 @@ impl Default for Config {
         Self {
             limits: Limits::default(),
             security: SecurityPolicy::default(),
+            tls: TlsConfig::default(),
             encodings: Self::ENCODINGS.to_vec(),
             pixel_format: None,
             use_server_format: false,
@@ -132,6 +137,8 @@ pub struct Session {
     /// the state from step to step stays cheap.
     decoder: Option<RectDecoder>,
     name: String,
+    /// TLS below the parser, once a security type started it.
+    tls: tls_layer::Transport,
 }
 
 impl Session {
@@ -154,6 +161,7 @@ impl Session {
             decoders,
             decoder: None,
             name: String::new(),
+            tls: tls_layer::Transport::default(),
             config,
         }
     }
@@ -162,9 +170,9 @@ impl Session {
     /// closes the session: later calls return [`Error::Closed`].
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), Error> {
         if matches!(self.state, State::Closed) {
-            return Err(Error::Closed);
+            return Err(self.tls.take_error().unwrap_or(Error::Closed));
         }
-        let result = self.parse(bytes);
+        let result = self.receive(bytes);
         if result.is_err() {
             self.close();
         }
@@ -178,9 +186,7 @@ impl Session {
 
     /// Appends every byte waiting to be sent to `out`; returns how many.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-        let n = self.transmit.len();
-        out.append(&mut self.transmit);
-        n
+        self.send_out(out)
     }
 
     /// Gives the session credentials: either in answer to

@@ -7,17 +7,22 @@
 //! variant of [`Negotiation`]: the session hands it bytes and credentials,
 //! it writes its replies and says what it needs next ([`SecurityStep`]).
 //! The session owns everything around it (the type list, `SecurityResult`,
-//! failure reasons). Part 2 adds VeNCrypt and TLS (18) as further variants;
-//! they add a `SecurityStep` asking the session to put a TLS layer below the
-//! RFB stream before the handshake goes on, without changing this shape.
+//! failure reasons). VeNCrypt ([`vencrypt`]) and TLS (18) return
+//! [`SecurityStep::StartTls`]: the session then puts a TLS layer
+//! ([`tls`]) below the RFB stream, and the handshake goes on inside it.
 //!
 //! This module never logs or formats a password: [`Credentials`]' `Debug`
 //! redacts it.
 
+pub mod tls;
+mod vencrypt;
 mod vnc_auth;
 
 #[cfg(test)]
 pub(crate) use vnc_auth::response as vnc_auth_response;
+
+pub use tls::{Fingerprint, PinStore, SecuritySummary, TlsConfig, TrustRoots};
+pub use vencrypt::Subtype;
 
 use std::fmt;
 
@@ -30,6 +35,12 @@ pub enum SecurityType {
     None,
     /// Type 2: VNC authentication, a DES challenge; no encryption.
     VncAuth,
+    /// Type 18: anonymous TLS (no certificate), then the security type
+    /// negotiation again inside it (None or VNC authentication).
+    Tls,
+    /// Type 19: VeNCrypt, whose subtypes ([`Subtype`]) pick TLS with or
+    /// without a certificate and the authentication inside it.
+    VeNCrypt,
     /// Any other type, which this client cannot use (yet).
     Other(u8),
 }
@@ -40,14 +51,16 @@ impl SecurityType {
         match self {
             Self::None => 1,
             Self::VncAuth => 2,
+            Self::Tls => 18,
+            Self::VeNCrypt => 19,
             Self::Other(n) => n,
         }
     }
 
-    /// Whether the type encrypts the connection. Nothing this client can use
-    /// in this version does; VeNCrypt's TLS subtypes will.
+    /// Whether the type can encrypt the connection. VeNCrypt's Plain
+    /// subtype does not: [`SecurityPolicy`] checks subtypes on their own.
     pub fn is_encrypted(self) -> bool {
-        false
+        matches!(self, Self::Tls | Self::VeNCrypt)
     }
 
     /// The type's name as users and server settings know it (rfbproto's
@@ -81,6 +94,8 @@ impl From<u8> for SecurityType {
         match n {
             1 => Self::None,
             2 => Self::VncAuth,
+            18 => Self::Tls,
+            19 => Self::VeNCrypt,
             n => Self::Other(n),
         }
     }
@@ -108,16 +123,25 @@ pub(crate) fn describe_types(types: &[u8]) -> String {
         .join(", ")
 }
 
-/// Which security types the user allows. The session picks the first type
-/// in its preference order (encrypted types first once there are any, then
-/// VNC authentication, then None) that the server offers and this policy
-/// allows, and never falls back to a type the policy refuses.
+/// Which security types the user allows. The session picks, among the
+/// types the server offers and this policy allows, VeNCrypt first (whose
+/// subtypes are then ranked X509 before anonymous TLS before Plain), then
+/// TLS (18), then VNC authentication, then None; it never falls back to a
+/// type the policy refuses, and once it picked an encrypted type it never
+/// falls back to an unencrypted one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SecurityPolicy {
-    /// Allow connecting without any authentication.
+    /// Allow connecting without any authentication (None, and the TLS
+    /// types whose inner authentication is None).
     pub allow_none: bool,
     /// Allow VNC authentication (a password, sent as a DES response).
     pub allow_vnc_auth: bool,
+    /// Allow a username and password sent as they are (VeNCrypt Plain,
+    /// TLSPlain, X509Plain; only the last two are encrypted).
+    pub allow_plain: bool,
+    /// Allow TLS without a certificate (VeNCrypt TLS*, type 18): encrypted,
+    /// but open to an active man in the middle.
+    pub allow_anonymous_tls: bool,
     /// Refuse every type that does not encrypt the connection.
     pub require_encryption: bool,
 }
@@ -127,14 +151,37 @@ impl Default for SecurityPolicy {
         Self {
             allow_none: true,
             allow_vnc_auth: true,
+            allow_plain: true,
+            allow_anonymous_tls: true,
             require_encryption: false,
         }
     }
 }
 
+/// How a security type authenticates the user, whatever carries it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Auth {
+    None,
+    Vnc,
+    Plain,
+}
+
 impl SecurityPolicy {
     /// Client preference order among the types this version implements.
-    const PREFERENCE: [SecurityType; 2] = [SecurityType::VncAuth, SecurityType::None];
+    const PREFERENCE: [SecurityType; 4] = [
+        SecurityType::VeNCrypt,
+        SecurityType::Tls,
+        SecurityType::VncAuth,
+        SecurityType::None,
+    ];
+
+    pub(crate) fn allows_auth(&self, auth: Auth) -> bool {
+        match auth {
+            Auth::None => self.allow_none,
+            Auth::Vnc => self.allow_vnc_auth,
+            Auth::Plain => self.allow_plain,
+        }
+    }
 
     fn allows(&self, ty: SecurityType) -> bool {
         if self.require_encryption && !ty.is_encrypted() {
@@ -143,6 +190,12 @@ impl SecurityPolicy {
         match ty {
             SecurityType::None => self.allow_none,
             SecurityType::VncAuth => self.allow_vnc_auth,
+            SecurityType::Tls => {
+                self.allow_anonymous_tls && (self.allow_none || self.allow_vnc_auth)
+            }
+            // Whether a subtype fits is known only once the server lists
+            // them; any authentication allowed is enough to try.
+            SecurityType::VeNCrypt => self.allow_none || self.allow_vnc_auth || self.allow_plain,
             SecurityType::Other(_) => false,
         }
     }
@@ -173,12 +226,30 @@ impl SecurityPolicy {
                 describe_types(&refused)
             )
         } else {
-            "this client supports only None and VNC authentication".to_owned()
+            "this client supports only None, VNC authentication, TLS and VeNCrypt".to_owned()
         };
         Err(Error::NoAcceptableSecurity {
             offered: offered.to_vec(),
             policy_message,
         })
+    }
+
+    /// Picks the type offered again inside TLS (18): only None and VNC
+    /// authentication make sense there, and encryption is already given.
+    pub(crate) fn choose_inside_tls(&self, offered: &[u8]) -> Result<SecurityType, Error> {
+        let inner = Self {
+            require_encryption: false,
+            ..*self
+        };
+        [SecurityType::VncAuth, SecurityType::None]
+            .into_iter()
+            .find(|&ty| offered.contains(&ty.to_u8()) && inner.allows(ty))
+            .ok_or_else(|| Error::NoAcceptableSecurity {
+                offered: offered.to_vec(),
+                policy_message: "inside TLS this client accepts only None and VNC \
+                                 authentication, as the connection settings allow"
+                    .to_owned(),
+            })
     }
 }
 
@@ -230,6 +301,11 @@ pub(crate) enum SecurityStep {
         consumed: usize,
         security_result: bool,
     },
+    /// `consumed` bytes were used; every byte after them, both ways, is
+    /// TLS: the session starts a TLS client (`anonymous`: without a
+    /// certificate) and runs the rest of the handshake over it, starting
+    /// with [`Negotiation::need`] bytes once TLS is up.
+    StartTls { consumed: usize, anonymous: bool },
 }
 
 /// The handshake of the chosen security type, in progress.
@@ -237,26 +313,33 @@ pub(crate) enum SecurityStep {
 pub(crate) enum Negotiation {
     None,
     VncAuth(vnc_auth::VncAuth),
+    /// Type 18: TLS at once; the session then reads a new type list.
+    Tls,
+    VeNCrypt(Box<vencrypt::VeNCrypt>),
 }
 
 impl Negotiation {
     /// Starts the handshake of `ty` (the type [`SecurityPolicy::choose`]
     /// picked, or the one an RFB 3.3 server imposed).
-    pub(crate) fn start(ty: SecurityType) -> Result<Self, Error> {
+    pub(crate) fn start(ty: SecurityType, policy: SecurityPolicy) -> Result<Self, Error> {
         match ty {
             SecurityType::None => Ok(Self::None),
             SecurityType::VncAuth => Ok(Self::VncAuth(vnc_auth::VncAuth::default())),
+            SecurityType::Tls => Ok(Self::Tls),
+            SecurityType::VeNCrypt => Ok(Self::VeNCrypt(Box::new(vencrypt::VeNCrypt::new(policy)))),
             SecurityType::Other(n) => Err(Error::Protocol(format!(
                 "the server chose security type {ty} ({n}), which this client does not support"
             ))),
         }
     }
 
-    /// How many bytes the handshake needs before its first step.
-    pub(crate) fn initial_need(&self) -> usize {
+    /// How many bytes the handshake needs before its next step (at the
+    /// start, and after [`SecurityStep::StartTls`]).
+    pub(crate) fn need(&self) -> usize {
         match self {
-            Self::None => 0,
+            Self::None | Self::Tls => 0,
             Self::VncAuth(_) => vnc_auth::CHALLENGE_LEN,
+            Self::VeNCrypt(v) => v.need(),
         }
     }
 
@@ -277,6 +360,11 @@ impl Negotiation {
                 security_result: !legacy,
             }),
             Self::VncAuth(auth) => auth.step(input, credentials, out),
+            Self::Tls => Ok(SecurityStep::StartTls {
+                consumed: 0,
+                anonymous: true,
+            }),
+            Self::VeNCrypt(v) => v.step(input, credentials, out),
         }
     }
 
@@ -289,14 +377,27 @@ impl Negotiation {
         out: &mut Vec<u8>,
     ) -> Result<SecurityStep, Error> {
         match self {
-            Self::None => self.step(&[], legacy, credentials, out),
+            Self::None | Self::Tls => self.step(&[], legacy, credentials, out),
             Self::VncAuth(auth) => auth.answer(credentials, out),
+            Self::VeNCrypt(v) => v.answer(credentials, out),
         }
     }
 
     /// Whether a failed `SecurityResult` means the credentials were wrong.
     pub(crate) fn authenticates(&self) -> bool {
-        matches!(self, Self::VncAuth(_))
+        match self {
+            Self::VncAuth(_) => true,
+            Self::VeNCrypt(v) => v.authenticates(),
+            Self::None | Self::Tls => false,
+        }
+    }
+
+    /// The VeNCrypt subtype chosen, if this is VeNCrypt and one was.
+    pub(crate) fn subtype(&self) -> Option<Subtype> {
+        match self {
+            Self::VeNCrypt(v) => v.subtype(),
+            _ => None,
+        }
     }
 }
 
@@ -316,15 +417,25 @@ mod tests {
     }
 
     #[test]
-    fn prefers_vnc_auth_then_none_within_policy() {
+    fn prefers_vencrypt_then_tls_then_vnc_auth_then_none_within_policy() {
         let policy = SecurityPolicy::default();
         assert_eq!(policy.choose(&[1, 2]).unwrap(), SecurityType::VncAuth);
-        assert_eq!(policy.choose(&[19, 1]).unwrap(), SecurityType::None);
+        assert_eq!(policy.choose(&[1, 2, 18]).unwrap(), SecurityType::Tls);
+        assert_eq!(policy.choose(&[18, 19, 1]).unwrap(), SecurityType::VeNCrypt);
+        assert_eq!(policy.choose(&[30, 1]).unwrap(), SecurityType::None);
         let no_auth = SecurityPolicy {
             allow_vnc_auth: false,
             ..policy
         };
         assert_eq!(no_auth.choose(&[2, 1]).unwrap(), SecurityType::None);
+        let no_anonymous = SecurityPolicy {
+            allow_anonymous_tls: false,
+            ..policy
+        };
+        assert_eq!(
+            no_anonymous.choose(&[18, 2]).unwrap(),
+            SecurityType::VncAuth
+        );
     }
 
     #[test]
@@ -333,16 +444,31 @@ mod tests {
             require_encryption: true,
             ..SecurityPolicy::default()
         };
-        let err = policy.choose(&[1, 2, 19]).unwrap_err();
+        assert_eq!(policy.choose(&[1, 2, 19]).unwrap(), SecurityType::VeNCrypt);
+        assert_eq!(policy.choose(&[1, 18]).unwrap(), SecurityType::Tls);
+        let err = policy.choose(&[1, 2, 30]).unwrap_err();
         let text = err.to_string();
         assert!(
-            text.contains("None, VNC authentication, VeNCrypt"),
+            text.contains("None, VNC authentication, Apple Diffie-Hellman"),
             "{text}"
         );
         assert!(text.contains("encryption is required"), "{text}");
         assert!(
-            matches!(err, Error::NoAcceptableSecurity { ref offered, .. } if offered == &[1, 2, 19])
+            matches!(err, Error::NoAcceptableSecurity { ref offered, .. } if offered == &[1, 2, 30])
         );
+    }
+
+    #[test]
+    fn inside_tls_only_none_and_vnc_auth_are_taken() {
+        let policy = SecurityPolicy {
+            require_encryption: true,
+            ..SecurityPolicy::default()
+        };
+        assert_eq!(
+            policy.choose_inside_tls(&[1, 2]).unwrap(),
+            SecurityType::VncAuth
+        );
+        assert!(policy.choose_inside_tls(&[18, 19]).is_err());
     }
 
     #[test]
@@ -354,12 +480,12 @@ mod tests {
         let text = policy.choose(&[1]).unwrap_err().to_string();
         assert!(text.contains("None not allowed"), "{text}");
         let text = SecurityPolicy::default()
-            .choose(&[19, 30])
+            .choose(&[16, 30])
             .unwrap_err()
             .to_string();
-        assert!(text.contains("VeNCrypt, Apple Diffie-Hellman"), "{text}");
+        assert!(text.contains("Tight, Apple Diffie-Hellman"), "{text}");
         assert!(
-            text.contains("supports only None and VNC authentication"),
+            text.contains("supports only None, VNC authentication, TLS and VeNCrypt"),
             "{text}"
         );
     }

@@ -5,5 +5,6 @@
 pub mod images;
 pub mod process;
 pub mod qemu;
+pub mod tls;
 pub mod x11vnc;
 pub mod xvnc;

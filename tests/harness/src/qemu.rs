@@ -30,6 +30,19 @@ pub struct QemuOptions {
     /// Leave the guest paused before the firmware ran: the screen then
     /// shows QEMU's own "not initialized" text instead of SeaBIOS's.
     pub never_boot: bool,
+    /// VeNCrypt over TLS (`tls-creds=`).
+    pub tls: Option<QemuTls>,
+}
+
+/// QEMU's TLS credentials for VNC.
+#[derive(Clone, Debug)]
+pub enum QemuTls {
+    /// `tls-creds-x509` from a directory with `ca-cert.pem`,
+    /// `server-cert.pem` and `server-key.pem` (X509None, or X509Vnc with a
+    /// password).
+    X509(PathBuf),
+    /// `tls-creds-anon` (TLSNone, or TLSVnc with a password).
+    Anonymous,
 }
 
 /// A running QEMU, killed when dropped.
@@ -65,6 +78,22 @@ impl Qemu {
                 .arg("-object")
                 .arg(format!("secret,id=vncsec0,file={}", secret.display()));
             vnc.push_str(",password-secret=vncsec0");
+        }
+        match &options.tls {
+            Some(QemuTls::X509(dir)) => {
+                command.arg("-object").arg(format!(
+                    "tls-creds-x509,id=tls0,dir={},endpoint=server,verify-peer=no",
+                    dir.display()
+                ));
+                vnc.push_str(",tls-creds=tls0");
+            }
+            Some(QemuTls::Anonymous) => {
+                command
+                    .arg("-object")
+                    .arg("tls-creds-anon,id=tls0,endpoint=server");
+                vnc.push_str(",tls-creds=tls0");
+            }
+            None => {}
         }
         command.arg("-vnc").arg(vnc);
         // SeaBIOS prints to the debug port too: that is how we know it is done.

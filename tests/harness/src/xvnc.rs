@@ -20,6 +20,17 @@ pub enum XvncSecurity {
     None,
     /// VNC authentication (DES challenge) with this password.
     VncAuth(String),
+    /// Any `-SecurityTypes` list (e.g. `X509Plain,TLSPlain,TLSVnc,VncAuth`),
+    /// with what its types need.
+    Custom {
+        types: String,
+        /// For VncAuth/TLSVnc/X509Vnc.
+        password: Option<String>,
+        /// System users allowed through Plain (checked by PAM).
+        plain_users: Vec<String>,
+        /// Certificate and key (PEM) for the X509 types.
+        x509: Option<(PathBuf, PathBuf)>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -100,6 +111,28 @@ impl Xvnc {
                 command
                     .args(["-SecurityTypes", "VncAuth", "-PasswordFile"])
                     .arg(&file);
+            }
+            XvncSecurity::Custom {
+                types,
+                password,
+                plain_users,
+                x509,
+            } => {
+                command.arg("-SecurityTypes").arg(types);
+                if let Some(password) = password {
+                    let file = dir.path().join("passwd");
+                    std::fs::write(&file, obfuscated_password(password))?;
+                    command.arg("-PasswordFile").arg(&file);
+                }
+                if !plain_users.is_empty() {
+                    // Debian's tigervnc-common installs this PAM service.
+                    command
+                        .args(["-PAMService", "tigervnc", "-PlainUsers"])
+                        .arg(plain_users.join(","));
+                }
+                if let Some((cert, key)) = x509 {
+                    command.arg("-X509Cert").arg(cert).arg("-X509Key").arg(key);
+                }
             }
         }
         let unix_socket = options.unix_socket.then(|| dir.path().join("rfb.sock"));

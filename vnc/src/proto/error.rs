@@ -1,7 +1,7 @@
 //! The one error type of a session: everything that can end one.
 
 use crate::decode::DecodeError;
-use crate::security::describe_types;
+use crate::security::{describe_types, Fingerprint};
 
 /// Why a session ended. Once [`Session::feed`](super::Session::feed) has
 /// returned one of these, the session is closed.
@@ -29,6 +29,16 @@ pub enum Error {
     AuthenticationFailed { reason: Option<String> },
     #[error("the server asks for a {what}, and none was given")]
     MissingCredentials { what: &'static str },
+    #[error("the server's certificate is not trusted: {reason}; its SHA-256 fingerprint is {fingerprint} — if the server's administrator confirms it, trust it for this host")]
+    CertificateNotTrusted {
+        /// What to show the user, and to pin if they trust it.
+        fingerprint: Fingerprint,
+        reason: String,
+    },
+    #[error("the server's certificate changed: it is now {fingerprint}, not the one trusted for this host; someone may be intercepting the connection — if the server's certificate was replaced on purpose, forget the old one and trust the new one")]
+    CertificateChanged { fingerprint: Fingerprint },
+    #[error("{0}")]
+    Tls(String),
     #[error("invalid pixel format: {0}")]
     InvalidPixelFormat(String),
     #[error("{0}")]

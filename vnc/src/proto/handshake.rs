@@ -207,7 +207,13 @@ impl Session {
             Phase::SecurityTypes { count } => {
                 let offered = input.get(..count).ok_or_else(short)?;
                 self.event(Event::SecurityTypesOffered(offered.to_vec()));
-                let chosen = self.config.security.choose(offered)?;
+                // Inside TLS (type 18) the server offers types again.
+                let inside_tls = self.tls.is_on();
+                let chosen = if inside_tls {
+                    self.config.security.choose_inside_tls(offered)?
+                } else {
+                    self.config.security.choose(offered)?
+                };
                 self.transmit.push(chosen.to_u8());
                 self.start_security(chosen)?;
                 Ok(count)
@@ -324,9 +330,12 @@ impl Session {
     }
 
     fn start_security(&mut self, ty: SecurityType) -> Result<(), Error> {
-        self.security_type = Some(ty);
-        let negotiation = Negotiation::start(ty)?;
-        let need = negotiation.initial_need();
+        // Inside TLS (18) the type stays TLS: that is what protects it.
+        if !self.tls.is_on() {
+            self.security_type = Some(ty);
+        }
+        let negotiation = Negotiation::start(ty, self.config.security)?;
+        let need = negotiation.need();
         self.go(State::Handshake(Phase::Security(negotiation)), need);
         Ok(())
     }
@@ -334,7 +343,23 @@ impl Session {
     /// Moves on from what the security handshake did; returns the bytes it
     /// consumed.
     fn security_step(&mut self, negotiation: Negotiation, step: SecurityStep) -> usize {
+        self.tls.note_subtype(negotiation.subtype());
         match step {
+            SecurityStep::StartTls {
+                consumed,
+                anonymous,
+            } => {
+                if let Negotiation::Tls = negotiation {
+                    // Type 18: the type list again, inside TLS.
+                    self.go(State::Handshake(Phase::SecurityTypeCount), 1);
+                    self.request_tls(anonymous, 1);
+                } else {
+                    let need = negotiation.need();
+                    self.go(State::Handshake(Phase::Security(negotiation)), need);
+                    self.request_tls(anonymous, need);
+                }
+                consumed
+            }
             SecurityStep::Continue { consumed, need } => {
                 self.go(State::Handshake(Phase::Security(negotiation)), need);
                 consumed

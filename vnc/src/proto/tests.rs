@@ -297,12 +297,12 @@ fn require_encryption_refuses_and_names_what_the_server_offers() {
         ..Config::default()
     };
     let mut stream = greeting("003.008");
-    stream.extend_from_slice(&[3, 1, 2, 19]);
+    stream.extend_from_slice(&[3, 1, 2, 30]);
     let mut session = Session::new(config);
     let err = session.feed(&stream).unwrap_err();
     let text = err.to_string();
     assert!(
-        text.contains("None, VNC authentication, VeNCrypt"),
+        text.contains("None, VNC authentication, Apple Diffie-Hellman"),
         "{text}"
     );
     assert!(matches!(err, Error::NoAcceptableSecurity { .. }));
