@@ -143,6 +143,7 @@ fn workloads() -> Vec<Workload> {
             }
         }
         out.push(corre);
+        tight_workloads(&img, &values, &mut out);
         // A scroll: the screen moves up by one text line, from (0, 16) to (0, 0).
         out.push(Workload {
             name: "copyrect",
@@ -155,6 +156,71 @@ fn workloads() -> Vec<Workload> {
         });
     }
     out
+}
+
+/// Tight as servers send it (256×128 rectangles, each filled, palettised
+/// or gradient-filtered), each filter over the whole screen, and JPEG of a
+/// photo-like screen at quality 80, in Tight and in the JPEG encoding.
+fn tight_workloads(img: &[[u8; 3]], values: &encode::Values, out: &mut Vec<Workload>) {
+    let format = PixelFormat::NATIVE;
+    let full = Rect::new(0, 0, WIDTH as u16, HEIGHT as u16);
+    let mut tight = Workload {
+        name: "tight",
+        format,
+        rects: Vec::new(),
+        stream: Vec::new(),
+    };
+    let mut zlibs = encode::tight_compressors();
+    for y in (0..HEIGHT).step_by(128) {
+        for x in (0..WIDTH).step_by(256) {
+            let (w, h) = (256.min(WIDTH - x), 128.min(HEIGHT - y));
+            let part = values.crop(x, y, w, h);
+            tight
+                .stream
+                .extend(encode::tight(&mut zlibs, &format, &part));
+            tight.rects.push((
+                Rect::new(x as u16, y as u16, w as u16, h as u16),
+                encoding::TIGHT,
+            ));
+        }
+    }
+    out.push(tight);
+    // A 256-colour version of the desktop for the palette filter.
+    let quantised: Vec<[u8; 3]> = img
+        .iter()
+        .map(|&[r, g, b]| [r & 0xe0, g & 0xe0, b & 0xc0])
+        .collect();
+    let palette_values = encode::values(&format, &quantised, WIDTH);
+    for (name, filter, values) in [
+        ("tight/copy", encode::TightFilter::Copy, values),
+        (
+            "tight/palette",
+            encode::TightFilter::Palette,
+            &palette_values,
+        ),
+        ("tight/gradient", encode::TightFilter::Gradient, values),
+    ] {
+        let mut zlibs = encode::tight_compressors();
+        out.push(Workload {
+            name,
+            format,
+            rects: vec![(full, encoding::TIGHT)],
+            stream: encode::tight_basic(&mut zlibs, &format, values, filter, 0, 0),
+        });
+    }
+    let jpeg = encode::jpeg(&encode::photo(WIDTH, HEIGHT, 3), WIDTH, 80);
+    out.push(Workload {
+        name: "tight/jpeg",
+        format,
+        rects: vec![(full, encoding::TIGHT)],
+        stream: encode::tight_image(0x90, &jpeg),
+    });
+    out.push(Workload {
+        name: "jpeg",
+        format,
+        rects: vec![(full, encoding::JPEG)],
+        stream: jpeg,
+    });
 }
 
 fn decoders(c: &mut Criterion) {

@@ -12,8 +12,10 @@ mod copyrect;
 pub mod cursor;
 mod hextile;
 mod inflate;
+mod jpeg;
 mod raw;
 mod rre;
+mod tight;
 mod trle;
 mod zlib;
 mod zrle;
@@ -58,6 +60,8 @@ pub enum DecodeError {
     Zlib(String),
     #[error("the server sent a compressed block of {got} bytes, more than the {limit} allowed")]
     TooLarge { got: usize, limit: usize },
+    #[error("the server sent an image that cannot be decoded ({0})")]
+    Image(String),
     #[error("the server sent malformed {encoding} data: {reason}")]
     Malformed {
         encoding: &'static str,
@@ -97,13 +101,15 @@ pub struct Target<'a> {
 }
 
 /// Decoder state that lives as long as the connection (ZRLE's and Zlib's
-/// zlib streams, later Tight's four) plus limits.
+/// zlib streams, Tight's four, the last JPEG tables) plus limits.
 #[derive(Debug)]
 pub struct Decoders {
     /// Upper bound on a compressed block's declared length.
     pub max_compressed_len: usize,
     zlib: inflate::Stream,
     zrle: inflate::Stream,
+    tight: [inflate::Stream; 4],
+    jpeg: jpeg::JpegState,
     readers: Option<Readers>,
 }
 
@@ -126,6 +132,8 @@ impl Decoders {
             max_compressed_len,
             zlib: inflate::Stream::new(),
             zrle: inflate::Stream::new(),
+            tight: std::array::from_fn(|_| inflate::Stream::new()),
+            jpeg: jpeg::JpegState::default(),
             readers: None,
         }
     }
@@ -169,6 +177,8 @@ enum State {
     Zlib(zlib::Zlib),
     Zrle(zrle::Zrle),
     Trle(trle::Tiles),
+    Tight(tight::Tight),
+    Jpeg(jpeg::JpegRect),
     Done,
 }
 
@@ -185,6 +195,9 @@ impl RectDecoder {
             encoding::ZLIB => State::Zlib(zlib::Zlib::new()),
             encoding::ZRLE => State::Zrle(zrle::Zrle::new()),
             encoding::TRLE => State::Trle(trle::Tiles::new(trle::TRLE_TILE, true)),
+            encoding::TIGHT => State::Tight(tight::Tight::new(false)),
+            encoding::TIGHT_PNG => State::Tight(tight::Tight::new(true)),
+            encoding::JPEG => State::Jpeg(jpeg::JpegRect::new()),
             other => return Err(DecodeError::UnsupportedEncoding(other)),
         };
         if !framebuffer.contains(rect) {
@@ -211,6 +224,8 @@ impl RectDecoder {
             max_compressed_len,
             zlib,
             zrle,
+            tight,
+            jpeg,
             readers: cache,
         } = decoders;
         let readers = readers(cache, target.format, target.colour_map);
@@ -228,6 +243,17 @@ impl RectDecoder {
             State::Zlib(z) => z.step(rect, input, *max_compressed_len, zlib, &readers.pixel, fb),
             State::Zrle(z) => z.step(rect, input, *max_compressed_len, zrle, &readers.compact, fb),
             State::Trle(tiles) => tiles.step(rect, input, &readers.compact, fb),
+            State::Tight(t) => {
+                let mut ctx = tight::Context {
+                    max_len: *max_compressed_len,
+                    streams: tight,
+                    jpeg,
+                    format: target.format,
+                    px: &readers.pixel,
+                };
+                t.step(rect, input, &mut ctx, fb)
+            }
+            State::Jpeg(j) => j.step(rect, input, *max_compressed_len, fb, jpeg),
             State::Done => Ok(Progress::Done { consumed: 0 }),
         }?;
         if matches!(progress, Progress::Done { .. }) {

@@ -28,6 +28,7 @@ pub mod fuzzing;
 mod handshake;
 mod limits;
 mod messages;
+mod quality;
 mod tls_layer;
 mod wire;
 
@@ -38,6 +39,7 @@ pub use error::Error;
 pub use event::Event;
 pub use handshake::ProtocolVersion;
 pub use limits::Limits;
+pub use quality::Quality;
 
 use crate::decode::{encoding, Decoders, RectDecoder};
 use crate::framebuffer::{Framebuffer, Rect};
@@ -62,6 +64,11 @@ pub struct Config {
     pub use_server_format: bool,
     /// Let other clients stay connected (ClientInit's shared flag).
     pub shared: bool,
+    /// Whether JPEG is allowed; [`Quality::auto_for`] picks it by address.
+    pub quality: Quality,
+    /// The compression level (0–9) asked of the server; `None` leaves
+    /// the server's own default.
+    pub compress_level: Option<u8>,
 }
 
 impl Config {
@@ -100,6 +107,8 @@ impl Default for Config {
             pixel_format: None,
             use_server_format: false,
             shared: true,
+            quality: Quality::Lossless,
+            compress_level: None,
         }
     }
 }
@@ -344,6 +353,7 @@ impl Session {
             .copied()
             .filter(|e| !Config::PSEUDO_ENCODINGS.contains(e))
             .chain(Config::PSEUDO_ENCODINGS)
+            .chain(self.config.quality_encodings())
             .collect();
         client::set_encodings(&mut self.transmit, &list);
     }

@@ -475,3 +475,264 @@ pub fn zrle(zlib: &mut Compress, format: &PixelFormat, values: &Values) -> Vec<u
 pub fn zlib(zlib: &mut Compress, format: &PixelFormat, values: &Values) -> Vec<u8> {
     zlib_block(zlib, &raw(format, values))
 }
+
+// ---- Tight ----
+
+/// Whether Tight sends `format`'s pixels as 3-byte R, G, B `TPIXEL`s.
+pub fn tight_rgb(format: &PixelFormat) -> bool {
+    format.true_colour
+        && format.bits_per_pixel == 32
+        && format.depth == 24
+        && (format.red_max, format.green_max, format.blue_max) == (255, 255, 255)
+}
+
+/// The red, green and blue channel values of `value`.
+fn channels(format: &PixelFormat, value: u32) -> [u32; 3] {
+    [
+        (value >> format.red_shift) & u32::from(format.red_max),
+        (value >> format.green_shift) & u32::from(format.green_max),
+        (value >> format.blue_shift) & u32::from(format.blue_max),
+    ]
+}
+
+/// Appends `value` as a Tight `TPIXEL`.
+pub fn put_tpixel(out: &mut Vec<u8>, format: &PixelFormat, value: u32) {
+    if tight_rgb(format) {
+        out.extend(channels(format, value).map(|c| c as u8));
+    } else {
+        put_pixel(out, format, value);
+    }
+}
+
+/// Appends a Tight compact length (1–3 bytes).
+pub fn put_compact_len(out: &mut Vec<u8>, len: usize) {
+    out.push((len & 0x7f) as u8 | if len > 0x7f { 0x80 } else { 0 });
+    if len > 0x7f {
+        out.push((len >> 7 & 0x7f) as u8 | if len > 0x3fff { 0x80 } else { 0 });
+        if len > 0x3fff {
+            out.push((len >> 14) as u8);
+        }
+    }
+}
+
+/// Tight's basic-compression filters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TightFilter {
+    Copy,
+    Palette,
+    Gradient,
+}
+
+/// Tight's four zlib streams, as a server keeps them per connection.
+pub fn tight_compressors() -> [Compress; 4] {
+    std::array::from_fn(|_| compressor())
+}
+
+/// Distinct values in order of first appearance.
+pub fn palette_of(values: &[u32]) -> Vec<u32> {
+    let mut palette = Vec::new();
+    for &v in values {
+        if !palette.contains(&v) {
+            palette.push(v);
+            if palette.len() > 256 {
+                break;
+            }
+        }
+    }
+    palette
+}
+
+/// The filtered data of `values` (with the palette header for `Palette`).
+fn tight_filtered(
+    format: &PixelFormat,
+    values: &Values,
+    filter: TightFilter,
+) -> (Vec<u8>, Vec<u8>) {
+    let mut header = Vec::new();
+    let mut data = Vec::new();
+    match filter {
+        TightFilter::Copy => {
+            for &v in &values.v {
+                put_tpixel(&mut data, format, v);
+            }
+        }
+        TightFilter::Palette => {
+            let palette = palette_of(&values.v);
+            assert!((2..=256).contains(&palette.len()));
+            header.push((palette.len() - 1) as u8);
+            for &c in &palette {
+                put_tpixel(&mut header, format, c);
+            }
+            let index = |v: u32| palette.iter().position(|&c| c == v).unwrap() as u8;
+            if palette.len() == 2 {
+                for row in values.v.chunks(values.width.max(1)) {
+                    for bits in row.chunks(8) {
+                        let mut byte = 0u8;
+                        for (i, &v) in bits.iter().enumerate() {
+                            byte |= index(v) << (7 - i);
+                        }
+                        data.push(byte);
+                    }
+                }
+            } else {
+                data.extend(values.v.iter().map(|&v| index(v)));
+            }
+        }
+        TightFilter::Gradient => {
+            let rgb = tight_rgb(format);
+            let max = if rgb {
+                [255; 3]
+            } else {
+                [format.red_max, format.green_max, format.blue_max].map(u32::from)
+            };
+            let (w, h) = (values.width, values.height);
+            let chan = |x: usize, y: usize| -> [u32; 3] { channels(format, values.v[y * w + x]) };
+            for y in 0..h {
+                for x in 0..w {
+                    let v = chan(x, y);
+                    let left = if x > 0 { chan(x - 1, y) } else { [0; 3] };
+                    let up = if y > 0 { chan(x, y - 1) } else { [0; 3] };
+                    let ul = if x > 0 && y > 0 {
+                        chan(x - 1, y - 1)
+                    } else {
+                        [0; 3]
+                    };
+                    let mut d = [0u32; 3];
+                    for c in 0..3 {
+                        let p = (i64::from(left[c]) + i64::from(up[c]) - i64::from(ul[c]))
+                            .clamp(0, i64::from(max[c])) as u32;
+                        d[c] = (v[c] + max[c] + 1 - p) % (max[c] + 1);
+                    }
+                    if rgb {
+                        data.extend(d.map(|c| c as u8));
+                    } else {
+                        let value = (d[0] << format.red_shift)
+                            | (d[1] << format.green_shift)
+                            | (d[2] << format.blue_shift);
+                        put_pixel(&mut data, format, value);
+                    }
+                }
+            }
+        }
+    }
+    (header, data)
+}
+
+/// A Tight rectangle in basic compression with `filter` through zlib
+/// stream `stream`, first resetting the streams whose bits are in `reset`
+/// (the server resets its compressors the same way).
+pub fn tight_basic(
+    zlibs: &mut [Compress; 4],
+    format: &PixelFormat,
+    values: &Values,
+    filter: TightFilter,
+    stream: usize,
+    reset: u8,
+) -> Vec<u8> {
+    for (i, z) in zlibs.iter_mut().enumerate() {
+        if reset & (1 << i) != 0 {
+            z.reset();
+        }
+    }
+    let (header, data) = tight_filtered(format, values, filter);
+    let with_filter = filter != TightFilter::Copy;
+    let mut out = vec![reset | (stream as u8) << 4 | if with_filter { 0x40 } else { 0 }];
+    if with_filter {
+        out.push(match filter {
+            TightFilter::Copy => 0,
+            TightFilter::Palette => 1,
+            TightFilter::Gradient => 2,
+        });
+    }
+    out.extend_from_slice(&header);
+    if data.len() < 12 {
+        out.extend_from_slice(&data);
+    } else {
+        let block = zlib_block(&mut zlibs[stream], &data);
+        put_compact_len(&mut out, block.len() - 4);
+        out.extend_from_slice(&block[4..]);
+    }
+    out
+}
+
+/// A Tight fill rectangle.
+pub fn tight_fill(format: &PixelFormat, value: u32, reset: u8) -> Vec<u8> {
+    let mut out = vec![0x80 | reset];
+    put_tpixel(&mut out, format, value);
+    out
+}
+
+/// A Tight JPEG (`control` 0x90) or TightPNG PNG (0xa0) rectangle.
+pub fn tight_image(control: u8, image: &[u8]) -> Vec<u8> {
+    let mut out = vec![control];
+    put_compact_len(&mut out, image.len());
+    out.extend_from_slice(image);
+    out
+}
+
+/// Tight the way servers choose: fill for one colour, a palette for up to
+/// 256, the gradient filter for photo-like 16/32 bpp data, else copy.
+/// Each stream is used for one kind of data, as TigerVNC does.
+pub fn tight(zlibs: &mut [Compress; 4], format: &PixelFormat, values: &Values) -> Vec<u8> {
+    let palette = palette_of(&values.v);
+    match palette.len() {
+        0 | 1 => tight_fill(format, palette.first().copied().unwrap_or(0), 0),
+        2 => tight_basic(zlibs, format, values, TightFilter::Palette, 1, 0),
+        3..=256 => tight_basic(zlibs, format, values, TightFilter::Palette, 2, 0),
+        _ if format.true_colour && format.bits_per_pixel >= 16 => {
+            tight_basic(zlibs, format, values, TightFilter::Gradient, 3, 0)
+        }
+        _ => tight_basic(zlibs, format, values, TightFilter::Copy, 0, 0),
+    }
+}
+
+/// An R, G, B image as a baseline JPEG at `quality` (1–100).
+pub fn jpeg(img: &[[u8; 3]], width: usize, quality: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    let flat: Vec<u8> = img.iter().flatten().copied().collect();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+        .encode(
+            &flat,
+            width as u32,
+            (img.len() / width.max(1)) as u32,
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+    out
+}
+
+/// An R, G, B image as a PNG.
+pub fn png(img: &[[u8; 3]], width: usize) -> Vec<u8> {
+    use image::ImageEncoder;
+    let mut out = Vec::new();
+    let flat: Vec<u8> = img.iter().flatten().copied().collect();
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(
+            &flat,
+            width as u32,
+            (img.len() / width.max(1)) as u32,
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+    out
+}
+
+/// A photo-like picture of R, G, B colours: smooth colour waves with grain,
+/// the content JPEG is made for.
+pub fn photo(width: usize, height: usize, seed: u64) -> Vec<[u8; 3]> {
+    let mut rng = Rng::new(seed);
+    let mut img = Vec::with_capacity(width * height);
+    for y in 0..height {
+        for x in 0..width {
+            let grain = (rng.below(24) as f32) - 12.0;
+            let (fx, fy) = (x as f32 / width as f32, y as f32 / height as f32);
+            let c = |v: f32| (v + grain).clamp(0.0, 255.0) as u8;
+            img.push([
+                c(128.0 + 100.0 * (fx * 7.0 + fy * 3.0).sin()),
+                c(128.0 + 90.0 * (fy * 9.0 - fx * 2.0).cos()),
+                c(100.0 + 80.0 * ((fx - 0.5) * (fy - 0.5) * 40.0).sin()),
+            ]);
+        }
+    }
+    img
+}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use porthole_vnc::address::Address;
 use porthole_vnc::decode::encoding;
 use porthole_vnc::driver::{self, DriverEvent, Events, Handle};
-use porthole_vnc::proto::{Config, Event};
+use porthole_vnc::proto::{Config, Event, Quality};
 use porthole_vnc::security::{Credentials, SecurityType};
 use porthole_vnc::{Framebuffer, PixelFormat};
 
@@ -24,7 +24,7 @@ mod replay;
 mod serve;
 
 const USAGE: &str = "\
-usage: porthole-vnc capture ADDRESS OUT.png [--updates N] [--timeout SECS] [--encodings LIST] [--password-file FILE]
+usage: porthole-vnc capture ADDRESS OUT.png [--updates N] [--timeout SECS] [--encodings LIST] [--quality Q] [--password-file FILE]
        porthole-vnc info ADDRESS [--timeout SECS] [--password-file FILE]
 
 ADDRESS is host, host:DISPLAY (port 5900+DISPLAY), host::PORT, [v6addr]::PORT,
@@ -37,14 +37,17 @@ info      print the server's version, the security types it offers and, after
 
 --timeout SECS        give up after this long (default 30)
 --encodings LIST      only these encodings, comma-separated:
-                      raw,copyrect,rre,corre,hextile,zlib,zrle,trle
+                      raw,copyrect,rre,corre,hextile,zlib,zrle,trle,
+                      tight,tightpng,jpeg
+--quality Q           lossless (no JPEG) or a JPEG quality 0-9; default:
+                      lossless for local servers, 8 for remote ones
 --password-file FILE  the password as plain text ('-' reads standard input);
                       without it, a password is asked for on the terminal";
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The real encodings `--encodings` knows, by name.
-const ENCODING_NAMES: [(&str, i32); 8] = [
+const ENCODING_NAMES: [(&str, i32); 11] = [
     ("raw", encoding::RAW),
     ("copyrect", encoding::COPY_RECT),
     ("rre", encoding::RRE),
@@ -53,6 +56,9 @@ const ENCODING_NAMES: [(&str, i32); 8] = [
     ("zlib", encoding::ZLIB),
     ("zrle", encoding::ZRLE),
     ("trle", encoding::TRLE),
+    ("tight", encoding::TIGHT),
+    ("tightpng", encoding::TIGHT_PNG),
+    ("jpeg", encoding::JPEG),
 ];
 
 /// An error for the user: a message, and whether it was about usage.
@@ -94,6 +100,7 @@ enum Command {
         output: PathBuf,
         updates: u32,
         encodings: Option<Vec<i32>>,
+        quality: Option<Quality>,
     },
     Info {
         address: Address,
@@ -172,8 +179,12 @@ fn run() -> Result<(), Failure> {
             output,
             updates,
             encodings,
+            quality,
         } => {
-            let mut config = Config::default();
+            let mut config = Config {
+                quality: quality.unwrap_or_else(|| Quality::auto_for(&address)),
+                ..Config::default()
+            };
             if let Some(list) = encodings {
                 config.encodings = list;
             }
@@ -197,6 +208,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, Failure> {
     let mut updates = None;
     let mut timeout = DEFAULT_TIMEOUT;
     let mut encodings = None;
+    let mut quality = None;
     let mut password_file = None;
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
@@ -249,6 +261,14 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, Failure> {
                     })?;
             }
             "--encodings" => encodings = Some(parse_encodings(&value("--encodings")?)?),
+            "--quality" => {
+                let text = value("--quality")?;
+                quality = Some(Quality::parse(&text).ok_or_else(|| {
+                    Failure::usage(format!(
+                        "--quality takes lossless or a level from 0 to 9, not '{text}'"
+                    ))
+                })?);
+            }
             "--password-file" => password_file = Some(PathBuf::from(value("--password-file")?)),
             "--" => positional.extend(args.by_ref()),
             flag if flag.starts_with('-') && flag.len() > 1 => {
@@ -271,15 +291,16 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, Failure> {
                 output: PathBuf::from(output),
                 updates: updates.unwrap_or(1),
                 encodings,
+                quality,
             }
         }
         Some("info") => {
             let Some(address) = positional.next() else {
                 return Err(Failure::usage("info needs an ADDRESS"));
             };
-            if updates.is_some() || encodings.is_some() {
+            if updates.is_some() || encodings.is_some() || quality.is_some() {
                 return Err(Failure::usage(
-                    "--updates and --encodings are options of capture",
+                    "--updates, --encodings and --quality are options of capture",
                 ));
             }
             Command::Info {
@@ -628,6 +649,7 @@ mod tests {
             output,
             updates,
             encodings,
+            ..
         } = options.command
         else {
             panic!("not a capture: {options:?}");
@@ -646,7 +668,8 @@ mod tests {
             &["capture", "host"][..],
             &["capture", "host", "o.png", "--updates", "0"],
             &["capture", "host", "o.png", "--timeout", "-1"],
-            &["capture", "host", "o.png", "--encodings", "tight"],
+            &["capture", "host", "o.png", "--encodings", "h264"],
+            &["capture", "host", "o.png", "--quality", "10"],
             &["capture", "host", "o.png", "--encodings", ","],
             &["capture", "host", "o.png", "--bogus"],
             &["capture", "host", "o.png", "extra"],

@@ -33,6 +33,14 @@ impl Stream {
         }
     }
 
+    /// Starts the stream afresh, dropping output nobody took (Tight's
+    /// reset bits).
+    pub(super) fn reset(&mut self) {
+        self.zlib.reset(true);
+        self.out.clear();
+        self.start = 0;
+    }
+
     fn pending(&self) -> &[u8] {
         self.out.get(self.start..).unwrap_or_default()
     }
@@ -78,6 +86,13 @@ pub(super) struct Block {
 }
 
 impl Block {
+    /// A block whose length was already read (Tight's compact lengths).
+    pub(super) fn with_len(len: usize) -> Self {
+        Self {
+            remaining: Some(len),
+        }
+    }
+
     /// Feeds what `input` holds of the block through `stream` into `parse`,
     /// which must be resumable and, once complete, report `Done` with
     /// nothing consumed on every later call.
