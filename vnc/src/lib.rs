@@ -15,6 +15,7 @@ pub mod address;
 pub mod decode;
 pub mod fbs;
 pub mod framebuffer;
+pub mod keymap;
 pub mod pixel;
 pub mod proto;
 pub mod security;

@@ -20,15 +20,20 @@
 //! messages run over its plaintext unchanged. New server messages and
 //! pseudo-encodings are new `Incoming` states and `rect_header` arms.
 
+mod alpha_cursor;
 mod client;
+mod clipboard;
 mod error;
 mod event;
+mod ext_desktop;
+mod extensions;
+mod fence;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handshake;
 mod limits;
 mod messages;
-mod quality;
+mod qemu;
 mod tls_layer;
 mod wire;
 
@@ -37,9 +42,11 @@ use std::mem;
 
 pub use error::Error;
 pub use event::Event;
+pub use ext_desktop::{ResizeReason, ResizeStatus, Screen};
+pub use extensions::{pseudo_encoding, Extension, XvpAction};
 pub use handshake::ProtocolVersion;
 pub use limits::Limits;
-pub use quality::Quality;
+pub use qemu::{AudioFormat, SampleFormat};
 
 use crate::decode::{encoding, Decoders, RectDecoder};
 use crate::framebuffer::{Framebuffer, Rect};
@@ -64,11 +71,6 @@ pub struct Config {
     pub use_server_format: bool,
     /// Let other clients stay connected (ClientInit's shared flag).
     pub shared: bool,
-    /// Whether JPEG is allowed; [`Quality::auto_for`] picks it by address.
-    pub quality: Quality,
-    /// The compression level (0–9) asked of the server; `None` leaves
-    /// the server's own default.
-    pub compress_level: Option<u8>,
 }
 
 impl Config {
@@ -87,13 +89,27 @@ impl Config {
     ];
 
     /// The pseudo-encodings every session announces after the real ones.
-    pub const PSEUDO_ENCODINGS: [i32; 6] = [
+    /// The alpha cursor comes before Cursor and XCursor, ExtendedDesktopSize
+    /// before DesktopSize: servers take the first they support.
+    pub const PSEUDO_ENCODINGS: [i32; 18] = [
+        pseudo_encoding::EXTENDED_DESKTOP_SIZE,
         encoding::DESKTOP_SIZE,
         encoding::LAST_RECT,
+        pseudo_encoding::CURSOR_WITH_ALPHA,
         encoding::CURSOR,
         encoding::X_CURSOR,
         encoding::DESKTOP_NAME,
         encoding::POINTER_POS,
+        pseudo_encoding::VMWARE_DISPLAY_MODE_CHANGE,
+        pseudo_encoding::FENCE,
+        pseudo_encoding::CONTINUOUS_UPDATES,
+        pseudo_encoding::EXTENDED_CLIPBOARD,
+        pseudo_encoding::XVP,
+        pseudo_encoding::EXTENDED_MOUSE_BUTTONS,
+        pseudo_encoding::QEMU_EXTENDED_KEY_EVENT,
+        pseudo_encoding::QEMU_LED_STATE,
+        pseudo_encoding::QEMU_AUDIO,
+        pseudo_encoding::QEMU_POINTER_MOTION_CHANGE,
     ];
 }
 
@@ -107,8 +123,6 @@ impl Default for Config {
             pixel_format: None,
             use_server_format: false,
             shared: true,
-            quality: Quality::Lossless,
-            compress_level: None,
         }
     }
 }
@@ -146,6 +160,8 @@ pub struct Session {
     /// the state from step to step stays cheap.
     decoder: Option<RectDecoder>,
     name: String,
+    /// What the server confirmed of the extensions, and their state.
+    ext: extensions::Extensions,
     /// TLS below the parser, once a security type started it.
     tls: tls_layer::Transport,
 }
@@ -170,6 +186,7 @@ impl Session {
             decoders,
             decoder: None,
             name: String::new(),
+            ext: extensions::Extensions::default(),
             tls: tls_layer::Transport::default(),
             config,
         }
@@ -280,9 +297,9 @@ impl Session {
     /// Sends the pointer position and button mask (bit 0 left, 1 middle,
     /// 2 right, 3/4 wheel up/down). Dropped before the session is connected.
     pub fn pointer_event(&mut self, x: u16, y: u16, buttons: u8) {
-        if self.is_connected() {
-            client::pointer_event(&mut self.transmit, x, y, buttons);
-        }
+        // Once the server takes extended mouse buttons, bit 7 (back) is a
+        // marker there: that call knows how to send it.
+        self.pointer_event_buttons(x, y, u16::from(buttons));
     }
 
     /// Sends the local clipboard text, as Latin-1 (characters outside it
@@ -308,17 +325,17 @@ impl Session {
         client::framebuffer_update_request(&mut self.transmit, incremental, rect);
     }
 
-    /// Asks the server for rectangles in `format` from now on. Rectangles
-    /// of an update the server sent before reading this would still be in
-    /// the old format; the fence extension (part 2) closes that gap, so
-    /// until then change formats only between updates if you can.
+    /// Asks the server for rectangles in `format` from now on. With a
+    /// server that speaks fences, the session switches exactly where the
+    /// server's stream does (also under continuous updates); without, it
+    /// switches at once, so rectangles already under way in the old format
+    /// would be misread: change formats between updates then.
     pub fn set_pixel_format(&mut self, format: PixelFormat) -> Result<(), Error> {
         format
             .validate()
             .map_err(|e| Error::InvalidPixelFormat(e.to_string()))?;
         if self.is_connected() {
-            client::set_pixel_format(&mut self.transmit, &format);
-            self.format = format;
+            self.change_pixel_format(format)?;
         } else {
             self.config.pixel_format = Some(format);
             self.config.use_server_format = false;
@@ -353,7 +370,6 @@ impl Session {
             .copied()
             .filter(|e| !Config::PSEUDO_ENCODINGS.contains(e))
             .chain(Config::PSEUDO_ENCODINGS)
-            .chain(self.config.quality_encodings())
             .collect();
         client::set_encodings(&mut self.transmit, &list);
     }

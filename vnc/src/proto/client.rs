@@ -5,13 +5,18 @@ use crate::framebuffer::Rect;
 use crate::pixel::PixelFormat;
 
 /// Client message types (rfbproto "Client to Server Messages").
-mod message {
+pub(super) mod message {
     pub const SET_PIXEL_FORMAT: u8 = 0;
     pub const SET_ENCODINGS: u8 = 2;
     pub const FRAMEBUFFER_UPDATE_REQUEST: u8 = 3;
     pub const KEY_EVENT: u8 = 4;
     pub const POINTER_EVENT: u8 = 5;
     pub const CLIENT_CUT_TEXT: u8 = 6;
+    pub const ENABLE_CONTINUOUS_UPDATES: u8 = 150;
+    pub const FENCE: u8 = 248;
+    pub const XVP: u8 = 250;
+    pub const SET_DESKTOP_SIZE: u8 = 251;
+    pub const QEMU: u8 = 255;
 }
 
 pub(crate) fn set_pixel_format(out: &mut Vec<u8>, format: &PixelFormat) {

@@ -53,6 +53,10 @@ pub enum Error {
     },
     #[error("the connection is closed")]
     Closed,
+    #[error("the server does not support {0}")]
+    Unsupported(&'static str),
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
 }
 
 impl Error {

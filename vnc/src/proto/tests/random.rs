@@ -271,13 +271,15 @@ impl Server {
         }
     }
 
-    fn pseudo_rect(&mut self) {
+    /// A pseudo-rectangle; returns whether it changes pixels (DesktopSize).
+    fn pseudo_rect(&mut self) -> bool {
         match self.rng.random_range(0..5) {
             0 => {
                 self.width = self.rng.random_range(1..=64);
                 self.height = self.rng.random_range(1..=64);
                 let (w, h) = (self.width, self.height);
                 self.put(&rect_header(0, 0, w, h, encoding::DESKTOP_SIZE));
+                return true;
             }
             1 => {
                 let (w, h) = (self.rng.random_range(0..8), self.rng.random_range(0..8));
@@ -304,6 +306,7 @@ impl Server {
                 self.put(&rect_header(x, y, 0, 0, encoding::POINTER_POS));
             }
         }
+        false
     }
 
     fn message(&mut self) {
@@ -311,15 +314,19 @@ impl Server {
             0..=5 => {
                 let n = self.rng.random_range(0..5u16);
                 let last_rect = self.rng.random_bool(0.2);
-                self.updates += 1;
                 self.put(&update_header(if last_rect { 0xffff } else { n }));
+                // An update of pseudo-rectangles that change no pixels
+                // completes nothing.
+                let mut pixels = n == 0;
                 for _ in 0..n {
                     if self.rng.random_bool(0.75) {
                         self.real_rect();
+                        pixels = true;
                     } else {
-                        self.pseudo_rect();
+                        pixels |= self.pseudo_rect();
                     }
                 }
+                self.updates += usize::from(pixels);
                 if last_rect {
                     self.put(&rect_header(0, 0, 0, 0, encoding::LAST_RECT));
                 }
