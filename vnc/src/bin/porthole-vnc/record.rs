@@ -179,8 +179,10 @@ pub(super) fn run(args: &[String]) -> Result<(), Failure> {
     }
     let file = std::fs::File::create(&options.output)
         .map_err(|e| fail(format!("cannot create {}: {e}", options.output.display())))?;
+    // Only a regular file is ours to remove (not /dev/null or a pipe).
+    let regular = file.metadata().is_ok_and(|m| m.is_file());
     let result = record(&options, config, &mut password, file);
-    if result.is_err() {
+    if result.is_err() && regular {
         // A half-made recording would only fail later, less clearly.
         let _ = std::fs::remove_file(&options.output);
     }
@@ -301,7 +303,11 @@ fn record(
     writer
         .finish()
         .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
-        .and_then(|f| f.sync_all())
+        .and_then(|f| match f.sync_all() {
+            // /dev/null and pipes cannot be synced, and need not be.
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(()),
+            other => other,
+        })
         .map_err(|e| write_error(&options.output, e))?;
     Ok(Summary {
         updates,

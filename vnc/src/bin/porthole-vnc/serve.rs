@@ -10,7 +10,8 @@
 //! when the client came back for more, and a SetPixelFormat other than the
 //! recording's earns a warning (the client would decode the bytes wrongly).
 //!
-//! The time reported runs from the first byte of ServerInit to the first
+//! The time reported runs from the first update byte (ServerInit's, with
+//! no `--delay`) to the first
 //! update request the client sends after the last byte was handed to the
 //! socket (or until it closes). Viewers that ask for the next update only
 //! after drawing the last one are timed to the end of their work; one that
@@ -31,13 +32,15 @@ use super::replay::Recording;
 use super::{fail, Failure};
 
 pub(super) const USAGE: &str = "\
-       porthole-vnc serve FILE.fbs --listen HOST:PORT [--once] [--linger SECS]";
+       porthole-vnc serve FILE.fbs --listen HOST:PORT [--once] [--linger SECS] [--delay SECS]";
 
 pub(super) const HELP: &str = "\
 serve     play a recording to every VNC client that connects (security
           None), as fast as it reads, and print how long it took; --once
           exits after the first client; --linger is how long to wait for
-          the client's next request after the last byte (default 5)";
+          the client's next request after the last byte (default 5);
+          --delay waits this long between ServerInit and the updates, so a
+          viewer's start-up is over before they come";
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -47,6 +50,7 @@ struct Options {
     listen: SocketAddr,
     once: bool,
     linger: Duration,
+    delay: Duration,
 }
 
 fn parse(args: &[String]) -> Result<Options, Failure> {
@@ -54,6 +58,7 @@ fn parse(args: &[String]) -> Result<Options, Failure> {
     let mut listen = None;
     let mut once = false;
     let mut linger = Duration::from_secs(5);
+    let mut delay = Duration::ZERO;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -76,16 +81,21 @@ fn parse(args: &[String]) -> Result<Options, Failure> {
                 })?);
             }
             "--once" => once = true,
-            "--linger" => {
+            "--linger" | "--delay" => {
                 let text = value(name)?;
-                linger = text
+                let seconds = text
                     .parse::<f64>()
                     .ok()
                     .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e7)
                     .map(Duration::from_secs_f64)
                     .ok_or_else(|| {
-                        Failure::usage(format!("--linger takes a number of seconds, not '{text}'"))
+                        Failure::usage(format!("{name} takes a number of seconds, not '{text}'"))
                     })?;
+                if name == "--linger" {
+                    linger = seconds;
+                } else {
+                    delay = seconds;
+                }
             }
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(Failure::usage(format!("unknown option '{flag}' for serve")))
@@ -99,6 +109,7 @@ fn parse(args: &[String]) -> Result<Options, Failure> {
         listen: listen.ok_or_else(|| Failure::usage("serve needs --listen HOST:PORT"))?,
         once,
         linger,
+        delay,
     })
 }
 
@@ -119,12 +130,12 @@ pub(super) fn run(args: &[String]) -> Result<(), Failure> {
             }
         };
         if options.once {
-            return play(stream, &recording, options.linger);
+            return play(stream, &recording, options.linger, options.delay);
         }
         let recording = Arc::clone(&recording);
-        let linger = options.linger;
+        let (linger, delay) = (options.linger, options.delay);
         std::thread::spawn(move || {
-            if let Err(failure) = play(stream, &recording, linger) {
+            if let Err(failure) = play(stream, &recording, linger, delay) {
                 eprintln!("porthole-vnc: {}", failure.message);
             }
         });
@@ -141,7 +152,12 @@ enum Seen {
 }
 
 /// Plays the recording to one client and prints how it went.
-fn play(mut stream: TcpStream, recording: &Recording, linger: Duration) -> Result<(), Failure> {
+fn play(
+    mut stream: TcpStream,
+    recording: &Recording,
+    linger: Duration,
+    delay: Duration,
+) -> Result<(), Failure> {
     let peer = stream
         .peer_addr()
         .map_or_else(|_| "a client".to_owned(), |a| a.to_string());
@@ -154,9 +170,36 @@ fn play(mut stream: TcpStream, recording: &Recording, linger: Duration) -> Resul
     let reader = stream.try_clone()?;
     std::thread::spawn(move || read_client(reader, &seen_tx));
 
-    let started = Instant::now();
     let mut sent = 0usize;
+    if !delay.is_zero() {
+        // ServerInit alone first: its fixed part, then the name.
+        let head: Vec<u8> = recording
+            .stream_from_server_init()
+            .flat_map(|(bytes, _)| bytes.iter().copied())
+            .take(24)
+            .collect();
+        let name_len = head
+            .get(20..24)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map_or(0, u32::from_be_bytes);
+        let init_len = 24 + usize::try_from(name_len).unwrap_or(usize::MAX);
+        let init: Vec<u8> = recording
+            .stream_from_server_init()
+            .flat_map(|(bytes, _)| bytes.iter().copied())
+            .take(init_len)
+            .collect();
+        stream.write_all(&init)?;
+        sent = init.len();
+        std::thread::sleep(delay);
+    }
+    println!("{peer}: streaming updates");
+    io::stdout().flush()?;
+    let started = Instant::now();
+    let mut skip = sent;
     for (bytes, _) in recording.stream_from_server_init() {
+        let cut = skip.min(bytes.len());
+        skip -= cut;
+        let bytes = bytes.get(cut..).unwrap_or_default();
         if let Err(e) = stream.write_all(bytes) {
             println!(
                 "{peer}: closed after {:.3} s having taken {sent} of {} bytes ({e})",
