@@ -13,7 +13,7 @@ use porthole_vnc::address::Address;
 use porthole_vnc::decode::encoding;
 use porthole_vnc::driver::{self, DriverEvent, Events, Handle};
 use porthole_vnc::proto::{Config, Event, Quality};
-use porthole_vnc::security::{Credentials, SecurityType};
+use porthole_vnc::security::SecurityType;
 use porthole_vnc::{Framebuffer, PixelFormat};
 
 #[path = "porthole-vnc/record.rs"]
@@ -22,6 +22,10 @@ mod record;
 mod replay;
 #[path = "porthole-vnc/serve.rs"]
 mod serve;
+#[path = "porthole-vnc/security_options.rs"]
+mod security_options;
+
+use security_options::SecurityOptions;
 
 const USAGE: &str = "\
 usage: porthole-vnc capture ADDRESS OUT.png [--updates N] [--timeout SECS] [--encodings LIST] [--quality Q] [--password-file FILE]
@@ -43,6 +47,8 @@ info      print the server's version, the security types it offers and, after
                       lossless for local servers, 8 for remote ones
 --password-file FILE  the password as plain text ('-' reads standard input);
                       without it, a password is asked for on the terminal";
+
+const USAGE_SECURITY: &str = security_options::HELP;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -114,6 +120,7 @@ struct Options {
     command: Command,
     timeout: Duration,
     password_file: Option<PathBuf>,
+    security: SecurityOptions,
 }
 
 fn main() -> ExitCode {
@@ -148,6 +155,7 @@ fn run() -> Result<(), Failure> {
         _ => {}
     }
     let options = parse_args(args.into_iter())?;
+    options.security.install();
     // Read the password file first: a bad path should not cost a connection.
     let password = match &options.password_file {
         Some(path) => Some(read_password_file(path)?),
@@ -158,7 +166,7 @@ fn run() -> Result<(), Failure> {
         .build()?;
     match options.command {
         Command::Help => {
-            println!("{USAGE}");
+            println!("{USAGE}\n{USAGE_SECURITY}");
             println!(
                 "\n{}\n{}\n{}\n\n{}\n{}\n{}",
                 record::USAGE,
@@ -188,6 +196,7 @@ fn run() -> Result<(), Failure> {
             if let Some(list) = encodings {
                 config.encodings = list;
             }
+            options.security.apply(&mut config, &address)?;
             runtime.block_on(capture(
                 &address,
                 &output,
@@ -198,7 +207,9 @@ fn run() -> Result<(), Failure> {
             ))
         }
         Command::Info { address } => {
-            runtime.block_on(info(&address, Config::default(), password, options.timeout))
+            let mut config = Config::default();
+            options.security.apply(&mut config, &address)?;
+            runtime.block_on(info(&address, config, password, options.timeout))
         }
     }
 }
@@ -210,6 +221,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, Failure> {
     let mut encodings = None;
     let mut quality = None;
     let mut password_file = None;
+    let mut security = SecurityOptions::default();
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -230,6 +242,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, Failure> {
                     command: Command::Help,
                     timeout,
                     password_file,
+                    security,
                 })
             }
             "-V" | "--version" => {
@@ -237,6 +250,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, Failure> {
                     command: Command::Version,
                     timeout,
                     password_file,
+                    security,
                 })
             }
             "--updates" => {
@@ -270,6 +284,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, Failure> {
                 })?);
             }
             "--password-file" => password_file = Some(PathBuf::from(value("--password-file")?)),
+            flag if SecurityOptions::takes(flag) => security.set(flag, &mut value)?,
             "--" => positional.extend(args.by_ref()),
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(Failure::usage(format!("unknown option '{flag}'")))
@@ -320,6 +335,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, Failure> {
         command,
         timeout,
         password_file,
+        security,
     })
 }
 
@@ -423,7 +439,7 @@ impl Client {
         let deadline = Instant::now() + timeout;
         let stream = driver::connect(address, timeout).await?;
         let (handle, events, _task) =
-            driver::spawn(stream, config, password.map(Credentials::password));
+            driver::spawn(stream, config, security_options::initial_credentials(password));
         Ok(Self {
             handle,
             events,
@@ -452,13 +468,15 @@ impl Client {
                     ))
                 })?;
             match event {
-                Some(DriverEvent::Session(Event::CredentialsRequired { .. })) => {
+                Some(DriverEvent::Session(Event::CredentialsRequired { username, password })) => {
                     let asked = Instant::now();
-                    let password = tokio::task::spawn_blocking(prompt_password).await??;
+                    let credentials = tokio::task::spawn_blocking(move || {
+                        security_options::prompt(username, password)
+                    })
+                    .await??;
                     // Time spent typing does not count against the timeout.
                     self.deadline += asked.elapsed();
-                    self.handle
-                        .provide_credentials(Credentials::password(password));
+                    self.handle.provide_credentials(credentials);
                 }
                 Some(DriverEvent::Session(event)) => {
                     match event {

@@ -328,7 +328,9 @@ impl Verifier {
 fn explain(error: &rustls::Error) -> String {
     match error {
         rustls::Error::InvalidCertificate(e) => match e {
-            CertificateError::UnknownIssuer => {
+            // A bad signature here means an authority of the same name,
+            // but not the one trusted, signed it.
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => {
                 "it is not signed by a trusted certificate authority".to_owned()
             }
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
