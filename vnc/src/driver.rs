@@ -185,6 +185,15 @@ enum Command {
         y: u16,
         buttons: u8,
     },
+    KeyScancode {
+        down: bool,
+        keysym: u32,
+        xt_keycode: u32,
+    },
+    DesktopSize {
+        width: u16,
+        height: u16,
+    },
     CutText(String),
     RequestUpdate {
         incremental: bool,
@@ -257,6 +266,21 @@ impl Handle {
 
     pub fn key_event(&self, down: bool, keysym: u32) {
         self.send(Command::Key { down, keysym });
+    }
+
+    /// A key with its XT scancode (see [`Session::key_event_scancode`]).
+    pub fn key_event_scancode(&self, down: bool, keysym: u32, xt_keycode: u32) {
+        self.send(Command::KeyScancode {
+            down,
+            keysym,
+            xt_keycode,
+        });
+    }
+
+    /// Asks for a new desktop size (see [`Session::request_desktop_size`]);
+    /// ignored when the server cannot resize.
+    pub fn request_desktop_size(&self, width: u16, height: u16) {
+        self.send(Command::DesktopSize { width, height });
     }
 
     pub fn pointer_event(&self, x: u16, y: u16, buttons: u8) {
@@ -386,6 +410,16 @@ impl Task {
         let session = &mut self.session;
         match command {
             Command::Key { down, keysym } => session.key_event(down, keysym),
+            Command::KeyScancode {
+                down,
+                keysym,
+                xt_keycode,
+            } => session.key_event_scancode(down, keysym, xt_keycode),
+            // A refused size (server cannot resize, absurd size) changes
+            // nothing; it must not end the connection.
+            Command::DesktopSize { width, height } => {
+                let _ = session.request_desktop_size(width, height);
+            }
             Command::Pointer { x, y, buttons } => session.pointer_event(x, y, buttons),
             Command::CutText(text) => session.client_cut_text(&text),
             Command::RequestUpdate { incremental, rect } => {

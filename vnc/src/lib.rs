@@ -9,7 +9,14 @@
 //! Nothing that comes from the network is trusted: every size is checked
 //! against [`proto::Limits`] before anything is allocated, and a hostile
 //! server gets a typed error, never a panic.
-#![forbid(unsafe_code)]
+//!
+//! With the `gtk` feature, [`gtk::VncDisplay`] is a GTK 4 widget that
+//! shows a session.
+//!
+//! Unsafe code is denied everywhere; the one exception is the widget's GL
+//! renderer (`gtk/render.rs`), where every GL call is an `unsafe fn` and
+//! each block says why it is sound. The protocol core has none.
+#![deny(unsafe_code)]
 
 pub mod address;
 pub mod decode;
@@ -22,6 +29,8 @@ pub mod security;
 
 #[cfg(feature = "tokio")]
 pub mod driver;
+#[cfg(feature = "gtk")]
+pub mod gtk;
 
 pub use framebuffer::{Framebuffer, Rect};
 pub use pixel::PixelFormat;

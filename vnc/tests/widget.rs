@@ -1,0 +1,1 @@
+//! The VncDisplay widget under Xvfb against Xvnc.
