@@ -33,7 +33,7 @@ use tokio::task::JoinHandle;
 use crate::address::Address;
 use crate::framebuffer::{Framebuffer, Rect};
 use crate::pixel::PixelFormat;
-use crate::proto::{self, Config, Event, Session};
+use crate::proto::{self, AudioFormat, Config, Event, Session, XvpAction};
 use crate::security::Credentials;
 
 /// How long [`connect`] waits by default for a TCP connection.
@@ -185,15 +185,6 @@ enum Command {
         y: u16,
         buttons: u8,
     },
-    KeyScancode {
-        down: bool,
-        keysym: u32,
-        xt_keycode: u32,
-    },
-    DesktopSize {
-        width: u16,
-        height: u16,
-    },
     CutText(String),
     RequestUpdate {
         incremental: bool,
@@ -202,6 +193,24 @@ enum Command {
     Credentials(Credentials),
     SetEncodings(Vec<i32>),
     SetPixelFormat(PixelFormat),
+    KeyScancode {
+        down: bool,
+        keysym: u32,
+        keycode: u32,
+    },
+    PointerButtons {
+        x: u16,
+        y: u16,
+        buttons: u16,
+    },
+    ClipboardText(String),
+    DesktopSize {
+        width: u16,
+        height: u16,
+    },
+    Xvp(XvpAction),
+    AudioFormat(AudioFormat),
+    Audio(bool),
     Shutdown,
 }
 
@@ -268,21 +277,6 @@ impl Handle {
         self.send(Command::Key { down, keysym });
     }
 
-    /// A key with its XT scancode (see [`Session::key_event_scancode`]).
-    pub fn key_event_scancode(&self, down: bool, keysym: u32, xt_keycode: u32) {
-        self.send(Command::KeyScancode {
-            down,
-            keysym,
-            xt_keycode,
-        });
-    }
-
-    /// Asks for a new desktop size (see [`Session::request_desktop_size`]);
-    /// ignored when the server cannot resize.
-    pub fn request_desktop_size(&self, width: u16, height: u16) {
-        self.send(Command::DesktopSize { width, height });
-    }
-
     pub fn pointer_event(&self, x: u16, y: u16, buttons: u8) {
         self.send(Command::Pointer { x, y, buttons });
     }
@@ -308,6 +302,47 @@ impl Handle {
 
     pub fn set_pixel_format(&self, format: PixelFormat) {
         self.send(Command::SetPixelFormat(format));
+    }
+
+    /// A key with its XT scancode ([`Session::key_event_scancode`]).
+    pub fn key_event_scancode(&self, down: bool, keysym: u32, keycode: u32) {
+        self.send(Command::KeyScancode {
+            down,
+            keysym,
+            keycode,
+        });
+    }
+
+    /// The pointer with up to 15 buttons ([`Session::pointer_event_buttons`]).
+    pub fn pointer_event_buttons(&self, x: u16, y: u16, buttons: u16) {
+        self.send(Command::PointerButtons { x, y, buttons });
+    }
+
+    /// Offers clipboard text, UTF-8 where the server can take it
+    /// ([`Session::send_clipboard_text`]).
+    pub fn send_clipboard_text(&self, text: impl Into<String>) {
+        self.send(Command::ClipboardText(text.into()));
+    }
+
+    /// Asks for a new desktop size; nothing happens if the server cannot
+    /// resize (watch for [`Event::DesktopLayout`] to know it can).
+    pub fn request_desktop_size(&self, width: u16, height: u16) {
+        self.send(Command::DesktopSize { width, height });
+    }
+
+    /// A power action; ignored unless the server offered xvp.
+    pub fn xvp(&self, action: XvpAction) {
+        self.send(Command::Xvp(action));
+    }
+
+    /// Sets the audio format; ignored until QEMU acknowledged audio.
+    pub fn audio_set_format(&self, format: AudioFormat) {
+        self.send(Command::AudioFormat(format));
+    }
+
+    /// Starts or stops audio; ignored until QEMU acknowledged audio.
+    pub fn audio_enable(&self, enable: bool) {
+        self.send(Command::Audio(enable));
     }
 
     /// Flushes what is queued for the server, closes the connection, and
@@ -410,16 +445,6 @@ impl Task {
         let session = &mut self.session;
         match command {
             Command::Key { down, keysym } => session.key_event(down, keysym),
-            Command::KeyScancode {
-                down,
-                keysym,
-                xt_keycode,
-            } => session.key_event_scancode(down, keysym, xt_keycode),
-            // A refused size (server cannot resize, absurd size) changes
-            // nothing; it must not end the connection.
-            Command::DesktopSize { width, height } => {
-                let _ = session.request_desktop_size(width, height);
-            }
             Command::Pointer { x, y, buttons } => session.pointer_event(x, y, buttons),
             Command::CutText(text) => session.client_cut_text(&text),
             Command::RequestUpdate { incremental, rect } => {
@@ -428,6 +453,29 @@ impl Task {
             Command::Credentials(credentials) => session.provide_credentials(credentials)?,
             Command::SetEncodings(list) => session.set_encodings(list),
             Command::SetPixelFormat(format) => session.set_pixel_format(format)?,
+            Command::KeyScancode {
+                down,
+                keysym,
+                keycode,
+            } => session.key_event_scancode(down, keysym, keycode),
+            Command::PointerButtons { x, y, buttons } => {
+                session.pointer_event_buttons(x, y, buttons)
+            }
+            Command::ClipboardText(text) => session.send_clipboard_text(&text),
+            // A request the server cannot take is the caller's mistake, not
+            // the connection's: it is dropped and the session goes on.
+            Command::DesktopSize { width, height } => {
+                let _ = session.request_desktop_size(width, height);
+            }
+            Command::Xvp(action) => {
+                let _ = session.xvp(action);
+            }
+            Command::AudioFormat(format) => {
+                let _ = session.audio_set_format(format);
+            }
+            Command::Audio(enable) => {
+                let _ = session.audio_enable(enable);
+            }
             Command::Shutdown => {}
         }
         Ok(())

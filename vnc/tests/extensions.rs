@@ -234,7 +234,11 @@ fn xvnc_speaks_fences_continuous_updates_and_the_alpha_cursor() {
         (usize::from(fb.height() / 2) * usize::from(fb.width()) + usize::from(fb.width() / 2)) * 4;
     assert_eq!(&fb.data()[centre..centre + 4], &[0x99, 0x66, 0x33, 255]);
 
-    // A cursor with real transparency came with the first updates.
+    // A cursor with real transparency. Xvnc draws the cursor into the
+    // screen itself (and sends an empty one) while the pointer sits where
+    // no client put it; moving it hands the cursor to us.
+    client.session.pointer_event(100, 100, 0);
+    client.pump();
     let _ = Command::new("xsetroot")
         .args([
             "-display",
@@ -448,4 +452,98 @@ fn qemu_takes_an_xt_scancode_into_the_guest() {
         assert!(Instant::now() < deadline, "the screen did not change");
         client.pump();
     }
+}
+
+/// Waits for the driver's next session event that matches.
+async fn driver_until(
+    events: &mut porthole_vnc::driver::Events,
+    what: &str,
+    mut matches: impl FnMut(&Event) -> bool,
+) -> Event {
+    let wait = async {
+        loop {
+            match events.recv().await {
+                Some(porthole_vnc::driver::DriverEvent::Session(e)) if matches(&e) => return e,
+                Some(porthole_vnc::driver::DriverEvent::Session(_)) => {}
+                other => panic!("closed while waiting for {what}: {other:?}"),
+            }
+        }
+    };
+    tokio::time::timeout(TIMEOUT, wait)
+        .await
+        .unwrap_or_else(|_| panic!("no {what} within {TIMEOUT:?}"))
+}
+
+#[test]
+fn the_driver_resizes_xvnc_and_switches_pixel_format_under_continuous_updates() {
+    if !have(&["Xvnc", "xdpyinfo", "xsetroot"]) {
+        return;
+    }
+    use porthole_vnc::driver::{self, Stream};
+    use porthole_vnc::PixelFormat;
+    let server = xvnc();
+    let display = server.display_name();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let socket = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+            .await
+            .unwrap();
+        let (handle, mut events, _task) =
+            driver::spawn(Stream::new(socket), Config::default(), None);
+        driver_until(&mut events, "the first picture", |e| {
+            *e == Event::UpdateComplete
+        })
+        .await;
+        handle.request_desktop_size(720, 400);
+        driver_until(&mut events, "the resize answer", |e| {
+            matches!(
+                e,
+                Event::DesktopLayout {
+                    reason: ResizeReason::ThisClient,
+                    status: ResizeStatus::Ok,
+                    ..
+                }
+            )
+        })
+        .await;
+        assert_eq!(x_screen_size(&display), (720, 400));
+
+        // 16-bit pixels, switched behind a fence while Xvnc streams
+        // continuous updates; then a new colour must arrive intact.
+        let rgb565 = PixelFormat {
+            bits_per_pixel: 16,
+            depth: 16,
+            big_endian: false,
+            true_colour: true,
+            red_max: 31,
+            green_max: 63,
+            blue_max: 31,
+            red_shift: 11,
+            green_shift: 5,
+            blue_shift: 0,
+        };
+        handle.set_pixel_format(rgb565);
+        for (colour, bgr) in [("#ff0000", [0, 0, 255]), ("#00ff00", [0, 255, 0])] {
+            let status = Command::new("xsetroot")
+                .args(["-display", &display, "-solid", colour])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            let deadline = Instant::now() + TIMEOUT;
+            loop {
+                driver_until(&mut events, "an update", |e| *e == Event::UpdateComplete).await;
+                let fb = handle.lock_framebuffer();
+                let at = (200 * usize::from(fb.width()) + 360) * 4;
+                if fb.data()[at..at + 3] == bgr {
+                    break;
+                }
+                drop(fb);
+                assert!(Instant::now() < deadline, "{colour} never arrived intact");
+            }
+        }
+        handle.shutdown();
+    });
 }
