@@ -1,1 +1,254 @@
-//! The VncDisplay widget under Xvfb against Xvnc.
+//! The `VncDisplay` widget in a real GTK window under Xvfb, connected to a
+//! real Xvnc showing a known picture: what our window shows must be the
+//! server's screen, pixel for pixel at 100%, and a nearest-neighbour
+//! scaling of it at 50% and 200%, with the GL renderer and the software
+//! one.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use gtk::glib;
+use gtk::prelude::*;
+use porthole_harness::images::{self, RgbImage};
+use porthole_harness::process::{in_ci, run, tools_available, ServerProcess};
+use porthole_harness::xvnc::{self, Xvnc, XvncOptions};
+use porthole_vnc::address::Address;
+use porthole_vnc::gtk::{ScalingMode, VncDisplay, RENDERER_ENV};
+
+const WIDTH: u32 = 320;
+const HEIGHT: u32 = 240;
+
+/// Runs the main loop until `done` or `timeout`.
+fn pump_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let context = glib::MainContext::default();
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        while context.iteration(false) {}
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// Lets the main loop draw for a while.
+fn settle(duration: Duration) {
+    pump_until(duration, || false);
+}
+
+/// Starts Xvfb on a free display number and returns it with the name.
+fn start_xvfb() -> (ServerProcess, String) {
+    let mut command = Command::new("Xvfb");
+    command.args([
+        "-displayfd",
+        "1",
+        "-screen",
+        "0",
+        "1280x1024x24",
+        "-nolisten",
+        "tcp",
+    ]);
+    let mut process = ServerProcess::spawn("Xvfb", command).unwrap();
+    let number = process
+        .wait_until("reporting its display", Duration::from_secs(20), |p| {
+            let out = p.stdout();
+            out.contains('\n')
+                .then(|| out.trim().parse::<u32>().ok())
+                .flatten()
+        })
+        .unwrap();
+    (process, format!(":{number}"))
+}
+
+/// Our window's own pixels, taken by the X server.
+fn window_screenshot(display: &str, title: &str) -> RgbImage {
+    let mut search = Command::new("xdotool");
+    search
+        .env("DISPLAY", display)
+        .args(["search", "--name", title]);
+    let ids = String::from_utf8(run(search).unwrap()).unwrap();
+    let id = ids
+        .lines()
+        .next()
+        .expect("our window is on the display")
+        .trim()
+        .to_owned();
+    let mut import = Command::new("import");
+    import
+        .arg("-display")
+        .arg(display)
+        .args(["-window", &id, "png:-"]);
+    images::load_png(&run(import).unwrap()).unwrap()
+}
+
+fn crop(image: &RgbImage, width: u32, height: u32) -> RgbImage {
+    assert!(
+        image.width() >= width && image.height() >= height,
+        "the window is {}×{}, smaller than the {width}×{height} expected",
+        image.width(),
+        image.height()
+    );
+    image::imageops::crop_imm(image, 0, 0, width, height).to_image()
+}
+
+/// One window with one widget, connected to `server`.
+struct Viewer {
+    window: gtk::Window,
+    display: VncDisplay,
+    title: String,
+}
+
+impl Viewer {
+    fn open(server: &Xvnc, title: &str) -> Self {
+        let display = VncDisplay::new();
+        display.set_scaling_mode(ScalingMode::Zoom);
+        display.set_zoom(1.0);
+        display.set_smooth(false);
+        display.set_resize_guest(false);
+        let window = gtk::Window::builder()
+            .title(title)
+            .decorated(false)
+            .default_width(WIDTH as i32)
+            .default_height(HEIGHT as i32)
+            .child(&display)
+            .build();
+        window.present();
+        let address = Address::parse(&format!("127.0.0.1::{}", server.port)).unwrap();
+        display.connect_address(&address);
+        let expected = xvnc::screenshot(&server.display_name()).unwrap();
+        // The shared framebuffer holds the whole screen once its first
+        // update arrived.
+        let arrived = pump_until(Duration::from_secs(20), || {
+            display
+                .screenshot()
+                .map(|t| texture_rgb(&t) == expected)
+                .unwrap_or(false)
+        });
+        assert!(arrived, "the server's screen never arrived in the widget");
+        settle(Duration::from_millis(500));
+        Self {
+            window,
+            display,
+            title: title.to_owned(),
+        }
+    }
+
+    /// Shows the screen at `zoom` in a window of just that size.
+    fn zoom(&self, zoom: f64) {
+        self.display.set_zoom(zoom);
+        self.window.set_default_size(
+            (f64::from(WIDTH) * zoom) as i32,
+            (f64::from(HEIGHT) * zoom) as i32,
+        );
+        settle(Duration::from_millis(700));
+    }
+}
+
+fn texture_rgb(texture: &gtk::gdk::Texture) -> RgbImage {
+    images::load_png(&texture.save_to_png_bytes()).unwrap()
+}
+
+fn nearest(image: &RgbImage, zoom: f64) -> RgbImage {
+    image::imageops::resize(
+        image,
+        (f64::from(image.width()) * zoom) as u32,
+        (f64::from(image.height()) * zoom) as u32,
+        image::imageops::FilterType::Nearest,
+    )
+}
+
+#[test]
+fn the_window_shows_the_server_screen_at_every_zoom_with_gl_and_in_software() {
+    if !tools_available(&["Xvfb", "Xvnc", "import", "display", "xdotool"]) {
+        assert!(
+            !in_ci(),
+            "Xvfb, Xvnc, ImageMagick and xdotool are needed in CI"
+        );
+        eprintln!("SKIPPED: Xvfb, Xvnc, ImageMagick or xdotool is missing");
+        return;
+    }
+    let (_xvfb, x_display) = start_xvfb();
+    let server = Xvnc::start(&XvncOptions {
+        width: WIDTH as u16,
+        height: HEIGHT as u16,
+        ..XvncOptions::default()
+    })
+    .unwrap();
+    xvnc::show_image(&server.display_name(), &images::test_pattern(WIDTH, HEIGHT)).unwrap();
+    let expected = xvnc::screenshot(&server.display_name()).unwrap();
+    let pattern_expected = expected.clone();
+
+    // GTK reads these when it starts and when a widget is made.
+    std::env::set_var("DISPLAY", &x_display);
+    std::env::set_var("GDK_BACKEND", "x11");
+    std::env::remove_var(RENDERER_ENV);
+    gtk::init().unwrap();
+
+    for renderer in ["gl", "software"] {
+        if renderer == "software" {
+            std::env::set_var(RENDERER_ENV, "software");
+            xvnc::show_image(&server.display_name(), &images::test_pattern(WIDTH, HEIGHT)).unwrap();
+        }
+        let expected = &pattern_expected;
+        let viewer = Viewer::open(&server, &format!("porthole-widget-test-{renderer}"));
+        let name = viewer.display.renderer_name();
+        if renderer == "gl" && name != "gl" {
+            // Without GL the widget falls back; say so rather than fail.
+            eprintln!("GL is not available here, the widget drew in {name}");
+        } else {
+            assert_eq!(name, renderer);
+        }
+        let shown = window_screenshot(&x_display, &viewer.title);
+        images::assert_same(
+            expected,
+            &crop(&shown, WIDTH, HEIGHT),
+            &format!("our window at 100% ({name})"),
+        );
+
+        // GTK 4.8 snapshots have no filter choice: software scaling is
+        // always smooth, so only GL is held to nearest-neighbour.
+        if name == "gl" {
+            // At 50% every sample falls on the edge between two pixels,
+            // where nearest may take either: 4×4 blocks make both right.
+            let pattern = images::test_pattern(WIDTH, HEIGHT);
+            let blocks = RgbImage::from_fn(WIDTH, HEIGHT, |x, y| {
+                *pattern.get_pixel(x / 4 * 4, y / 4 * 4)
+            });
+            xvnc::show_image(&server.display_name(), &blocks).unwrap();
+            let expected = xvnc::screenshot(&server.display_name()).unwrap();
+            let display = viewer.display.clone();
+            let arrived = pump_until(Duration::from_secs(20), || {
+                display
+                    .screenshot()
+                    .is_some_and(|t| texture_rgb(&t) == expected)
+            });
+            assert!(arrived, "the server's change never arrived in the widget");
+            for zoom in [0.5, 2.0] {
+                viewer.zoom(zoom);
+                let reference = nearest(&expected, zoom);
+                let shown = window_screenshot(&x_display, &viewer.title);
+                let shown = crop(&shown, reference.width(), reference.height());
+                let psnr = images::psnr(&reference, &shown).unwrap_or(f64::INFINITY);
+                eprintln!("{name} at {}%: PSNR {psnr:.1} dB", zoom * 100.0);
+                if let Ok(dir) = std::env::var("PORTHOLE_WIDGET_SHOTS") {
+                    shown.save(format!("{dir}/{name}-{zoom}.png")).unwrap();
+                    reference
+                        .save(format!("{dir}/reference-{zoom}.png"))
+                        .unwrap();
+                }
+                assert!(
+                    psnr >= 30.0,
+                    "at {}% our window differs from a nearest scaling (PSNR {psnr:.1} dB)",
+                    zoom * 100.0
+                );
+            }
+        }
+        viewer.display.disconnect();
+        let display = viewer.display.clone();
+        let closed = pump_until(Duration::from_secs(10), || !display.connected());
+        assert!(closed, "disconnect did not end the session");
+        viewer.window.destroy();
+    }
+}
