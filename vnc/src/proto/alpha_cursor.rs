@@ -52,18 +52,13 @@ pub(super) struct AlphaCursor {
 struct Pass {
     decoder: RectDecoder,
     pixels: Framebuffer,
-    done: bool,
 }
 
 impl Pass {
     fn new(size: Rect, encoding: i32) -> Result<Self, Error> {
         let pixels = Framebuffer::new(size.width, size.height);
         let decoder = RectDecoder::new(size, encoding, &pixels)?;
-        Ok(Self {
-            decoder,
-            pixels,
-            done: false,
-        })
+        Ok(Self { decoder, pixels })
     }
 }
 
@@ -169,10 +164,8 @@ impl Session {
                     "the alpha cursor's decoders disagreed (a bug in porthole-vnc)".to_owned(),
                 ));
             }
-            alpha.done = matches!(progress, Progress::Done { .. });
         }
-        cursor.colour.done = matches!(progress, Progress::Done { .. });
-        if cursor.colour.done {
+        if matches!(progress, Progress::Done { .. }) {
             self.event(Event::Cursor(cursor.image()));
         }
         Ok(progress)

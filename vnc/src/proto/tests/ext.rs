@@ -701,3 +701,32 @@ fn a_pseudo_only_update_completes_nothing_but_one_with_pixels_does() {
     session.feed(&stream).unwrap();
     assert_eq!(events(&mut session).last(), Some(&Event::UpdateComplete));
 }
+
+#[test]
+fn the_fuzz_seed_for_extensions_is_a_valid_session() {
+    // The seed starts the fuzzer inside every extension message; a seed
+    // that failed early would leave them unexplored.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fuzz/seeds/session_feed/extensions"
+    );
+    let seed = std::fs::read(path).unwrap();
+    let mut session = Session::new(Config::default());
+    feed_bytewise(&mut session, &seed[2..]).unwrap();
+    let events = events(&mut session);
+    for wanted in [
+        Event::Leds {
+            caps: true,
+            num: false,
+            scroll: true,
+        },
+        Event::Supported(Extension::Audio),
+        Event::XvpFailed,
+        Event::ClipboardText("ä ø Я € 漢字 😎\n".into()),
+        Event::AudioData(vec![1, 2, 3, 4]),
+    ] {
+        assert!(events.contains(&wanted), "no {wanted:?} in {events:?}");
+    }
+    assert!(session.continuous_updates());
+    assert_eq!(session.pixel_format().bits_per_pixel, 16);
+}
