@@ -547,3 +547,56 @@ fn the_driver_resizes_xvnc_and_switches_pixel_format_under_continuous_updates() 
         handle.shutdown();
     });
 }
+
+#[test]
+fn qemu_acknowledges_audio_before_the_session_sends_audio_messages() {
+    if !have_qemu() {
+        return;
+    }
+    let dir = TempDir::new("porthole-audio").unwrap();
+    let socket = dir.path().join("vnc.sock");
+    let mut command = Command::new("qemu-system-x86_64");
+    command
+        .args([
+            "-display",
+            "none",
+            "-m",
+            "64",
+            "-nodefaults",
+            "-vga",
+            "std",
+            "-S",
+        ])
+        .args(["-audiodev", "none,id=snd0"])
+        .arg("-vnc")
+        .arg(format!("unix:{},audiodev=snd0", socket.display()));
+    let mut process = ServerProcess::spawn("qemu-system-x86_64", command).unwrap();
+    process
+        .wait_until("the VNC socket", TIMEOUT, |_| socket.exists().then_some(()))
+        .unwrap();
+    let mut client = Client::unix(&socket);
+    let deadline = Instant::now() + TIMEOUT;
+    while !client.session.has_audio() {
+        assert!(Instant::now() < deadline, "QEMU did not acknowledge audio");
+        client.pump();
+    }
+    assert!(client
+        .events
+        .contains(&Event::Supported(porthole_vnc::proto::Extension::Audio)));
+    client
+        .session
+        .audio_set_format(porthole_vnc::proto::AudioFormat::default())
+        .unwrap();
+    client.session.audio_enable(true).unwrap();
+    // QEMU took both messages: the session stays up and keeps updating.
+    client.session.request_update(false, None);
+    client.events.clear();
+    client.until("an update after enabling audio", |e| {
+        *e == Event::UpdateComplete
+    });
+    client.session.audio_enable(false).unwrap();
+    client.session.request_update(false, None);
+    client.until("an update after disabling audio", |e| {
+        *e == Event::UpdateComplete
+    });
+}
