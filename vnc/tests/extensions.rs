@@ -549,6 +549,52 @@ fn the_driver_resizes_xvnc_and_switches_pixel_format_under_continuous_updates() 
 }
 
 #[test]
+fn qemu_virtio_answers_a_resize_request() {
+    if !have_qemu() {
+        return;
+    }
+    let dir = TempDir::new("porthole-virtio").unwrap();
+    let socket = dir.path().join("vnc.sock");
+    let mut command = Command::new("qemu-system-x86_64");
+    command
+        .args(["-display", "none", "-m", "64", "-nodefaults", "-S"])
+        .args(["-vga", "virtio", "-vnc"])
+        .arg(format!("unix:{}", socket.display()));
+    let mut process = ServerProcess::spawn("qemu-system-x86_64", command).unwrap();
+    process
+        .wait_until("the VNC socket", TIMEOUT, |_| socket.exists().then_some(()))
+        .unwrap();
+    let mut client = Client::unix(&socket);
+    let deadline = Instant::now() + TIMEOUT;
+    while !client.session.can_resize() {
+        assert!(Instant::now() < deadline, "QEMU sent no layout");
+        client.pump();
+    }
+    let fb = client.session.framebuffer();
+    let (width, height) = (fb.width(), fb.height());
+    client.session.request_desktop_size(1024, 768).unwrap();
+    let answer = client.until("the resize answer", |e| {
+        matches!(
+            e,
+            Event::DesktopLayout {
+                reason: ResizeReason::ThisClient,
+                ..
+            }
+        )
+    });
+    let Event::DesktopLayout { status, .. } = answer else {
+        unreachable!()
+    };
+    eprintln!("QEMU (-vga virtio, guest paused) answered a resize with {status:?}");
+    if status != ResizeStatus::Ok {
+        // Forwarded to a guest that is not running, or refused: the
+        // screen stays as it is until the guest itself changes mode.
+        let fb = client.session.framebuffer();
+        assert_eq!((fb.width(), fb.height()), (width, height));
+    }
+}
+
+#[test]
 fn qemu_acknowledges_audio_before_the_session_sends_audio_messages() {
     if !have_qemu() {
         return;
