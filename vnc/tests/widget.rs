@@ -2,7 +2,7 @@
 //! real Xvnc showing a known picture: what our window shows must be the
 //! server's screen, pixel for pixel at 100%, and a nearest-neighbour
 //! scaling of it at 50% and 200%, with the GL renderer and the software
-//! one.
+//! one; typing, resizing and the clipboard through the same widget.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
@@ -345,5 +345,65 @@ fn typing_reaches_an_xterm_and_the_server_follows_the_window_size(server: &Xvnc,
         (400, 300),
         "with resize off the server must keep its size"
     );
+
+    clipboard_goes_both_ways(server, x_display);
     viewer.window.destroy();
+}
+
+/// Reads `display`'s clipboard with xclip in a thread while our main loop
+/// runs (our process may own the selection and must answer).
+fn read_clipboard(display: &str) -> String {
+    let mut xclip = Command::new("xclip");
+    xclip
+        .env("DISPLAY", display)
+        .args(["-o", "-selection", "clipboard"]);
+    let reading = std::thread::spawn(move || run(xclip).unwrap_or_default());
+    while !reading.is_finished() {
+        settle(Duration::from_millis(20));
+    }
+    String::from_utf8(reading.join().unwrap()).unwrap_or_default()
+}
+
+/// Owns `display`'s clipboard with `text` until dropped.
+fn own_clipboard(display: &str, text: &str) -> ServerProcess {
+    let mut xclip = Command::new("sh");
+    xclip.env("DISPLAY", display).args([
+        "-c",
+        "printf %s \"$1\" | exec xclip -quiet -i -selection clipboard",
+        "sh",
+        text,
+    ]);
+    ServerProcess::spawn("xclip", xclip).unwrap()
+}
+
+/// Non-Latin text copied on the server shows up on our desktop's
+/// clipboard, and text copied on our desktop reaches the server's.
+fn clipboard_goes_both_ways(server: &Xvnc, x_display: &str) {
+    if !tools_available(&["xclip"]) {
+        assert!(!in_ci(), "xclip is needed in CI");
+        eprintln!("SKIPPED: xclip is missing, the clipboard is not tested");
+        return;
+    }
+    let remote_text = "Grüße aus der Ferne ✓ 日本語";
+    let _owner = own_clipboard(&server.display_name(), remote_text);
+    let mut seen = String::new();
+    let arrived = pump_until(Duration::from_secs(10), || {
+        seen = read_clipboard(x_display);
+        seen == remote_text
+    });
+    assert!(
+        arrived,
+        "the server's clipboard did not reach ours: {seen:?}"
+    );
+
+    let local_text = "Ελληνικά και Ӂ from our side";
+    let _owner = own_clipboard(x_display, local_text);
+    let arrived = pump_until(Duration::from_secs(10), || {
+        seen = read_clipboard(&server.display_name());
+        seen == local_text
+    });
+    assert!(
+        arrived,
+        "our clipboard did not reach the server's: {seen:?}"
+    );
 }

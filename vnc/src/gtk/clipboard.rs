@@ -40,7 +40,7 @@ impl ClipboardLink {
                     // Our own `set_text` of the server's text comes back
                     // here too.
                     if from_server.borrow().as_deref() != Some(text.as_str()) {
-                        handle.client_cut_text(text.as_str());
+                        handle.send_clipboard_text(text.as_str());
                     }
                 }
             });

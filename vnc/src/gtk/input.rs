@@ -3,7 +3,7 @@
 //! so that focus loss and ungrab release them all (no stuck Ctrl or Alt),
 //! the keyboard grab (`gdk::Toplevel::inhibit_system_shortcuts`) and its
 //! ungrab combination, QEMU's XT scancodes when the server takes them,
-//! absolute pointer with buttons 1–3, and wheel and
+//! absolute pointer with buttons 1–3 and back/forward, and wheel and
 //! smooth scrolling as button 4–7 clicks.
 
 use std::collections::BTreeMap;
@@ -32,8 +32,9 @@ pub struct InputState {
     /// Pressed keys: hardware keycode → keysym sent, so the release sends
     /// the same keysym even if modifiers changed in between.
     pressed: BTreeMap<u32, u32>,
-    /// The RFB button mask (bit 0 left, 1 middle, 2 right).
-    buttons: u8,
+    /// The RFB button mask (bit 0 left, 1 middle, 2 right, 7 back,
+    /// 8 forward).
+    buttons: u16,
     /// The last position sent, in remote pixels.
     position: (u16, u16),
     /// Smooth scrolling not yet turned into clicks.
@@ -229,9 +230,9 @@ fn pointer_event(display: &VncDisplay, event: &gdk::Event) -> glib::Propagation 
             } else {
                 input.buttons &= !bit;
             }
-            handle.pointer_event(x, y, input.buttons);
+            handle.pointer_event_buttons(x, y, input.buttons);
         }
-        gdk::EventType::MotionNotify => handle.pointer_event(x, y, input.buttons),
+        gdk::EventType::MotionNotify => handle.pointer_event_buttons(x, y, input.buttons),
         _ => {
             let Some(scroll) = event.downcast_ref::<gdk::ScrollEvent>() else {
                 return glib::Propagation::Proceed;
@@ -247,21 +248,24 @@ fn pointer_event(display: &VncDisplay, event: &gdk::Event) -> glib::Propagation 
                 }
             };
             for bit in clicks {
-                handle.pointer_event(x, y, input.buttons | 1 << bit);
-                handle.pointer_event(x, y, input.buttons);
+                handle.pointer_event_buttons(x, y, input.buttons | 1 << bit);
+                handle.pointer_event_buttons(x, y, input.buttons);
             }
         }
     }
     glib::Propagation::Stop
 }
 
-/// The RFB mask bit of a GDK button (1 left, 2 middle, 3 right). Back and
-/// forward (8, 9) need the extended mouse buttons extension.
-fn button_bit(button: u32) -> Option<u8> {
+/// The RFB mask bit of a GDK button (1 left, 2 middle, 3 right, 8 back,
+/// 9 forward; the session sends forward only to servers with extended
+/// mouse buttons).
+fn button_bit(button: u32) -> Option<u16> {
     match button {
         1 => Some(1),
-        2 => Some(2),
-        3 => Some(4),
+        2 => Some(1 << 1),
+        3 => Some(1 << 2),
+        8 => Some(1 << 7),
+        9 => Some(1 << 8),
         _ => None,
     }
 }
