@@ -33,6 +33,7 @@ pub mod fuzzing;
 mod handshake;
 mod limits;
 mod messages;
+mod quality;
 mod qemu;
 mod tls_layer;
 mod wire;
@@ -46,6 +47,7 @@ pub use ext_desktop::{ResizeReason, ResizeStatus, Screen};
 pub use extensions::{pseudo_encoding, Extension, XvpAction};
 pub use handshake::ProtocolVersion;
 pub use limits::Limits;
+pub use quality::Quality;
 pub use qemu::{AudioFormat, SampleFormat};
 
 use crate::decode::{encoding, Decoders, RectDecoder};
@@ -71,14 +73,20 @@ pub struct Config {
     pub use_server_format: bool,
     /// Let other clients stay connected (ClientInit's shared flag).
     pub shared: bool,
+    /// Whether JPEG is allowed; [`Quality::auto_for`] picks it by address.
+    pub quality: Quality,
+    /// The compression level (0–9) asked of the server; `None` leaves
+    /// the server's own default.
+    pub compress_level: Option<u8>,
 }
 
 impl Config {
     /// Every real encoding this client decodes, CopyRect first (servers use
     /// it whenever it is listed) and then from the most to the least
     /// compact.
-    pub const ENCODINGS: [i32; 8] = [
+    pub const ENCODINGS: [i32; 9] = [
         encoding::COPY_RECT,
+        encoding::TIGHT,
         encoding::ZRLE,
         encoding::TRLE,
         encoding::HEXTILE,
@@ -123,6 +131,8 @@ impl Default for Config {
             pixel_format: None,
             use_server_format: false,
             shared: true,
+            quality: Quality::Lossless,
+            compress_level: None,
         }
     }
 }
@@ -370,6 +380,7 @@ impl Session {
             .copied()
             .filter(|e| !Config::PSEUDO_ENCODINGS.contains(e))
             .chain(Config::PSEUDO_ENCODINGS)
+            .chain(self.config.quality_encodings())
             .collect();
         client::set_encodings(&mut self.transmit, &list);
     }

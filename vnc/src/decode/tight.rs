@@ -390,9 +390,11 @@ impl Tight {
                     let take = (*len - data.len()).min(rest.len());
                     data.extend_from_slice(rest.get(..take).unwrap_or_default());
                     if data.len() < *len {
+                        // Taken as it arrives: asking for the rest at once
+                        // would make the session buffer up to 4 MB.
                         return Ok(Progress::NeedMore {
                             consumed: consumed + take,
-                            need: *len - data.len(),
+                            need: 1,
                         });
                     }
                     if *png {

@@ -633,3 +633,64 @@ fn jpeg_encoding_is_bounded_and_checks_its_markers() {
     let err = decode_err(8, 8, encoding::JPEG, &PixelFormat::NATIVE, &endless);
     assert!(matches!(err, DecodeError::TooLarge { .. }), "{err}");
 }
+
+#[test]
+fn the_tight_fuzz_seed_is_a_valid_session() {
+    // fuzz/seeds/session_feed/tight: a 3.8 handshake, then one update with
+    // Tight fill, palettes, copy, gradient (with a reset bit), Tight JPEG,
+    // TightPNG and JPEG rectangles; the fuzzer mutates from there.
+    let seed = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fuzz/seeds/session_feed/tight"
+    ))
+    .unwrap();
+    let mut session = crate::proto::Session::new(crate::proto::Config::default());
+    for byte in &seed[2..] {
+        session.feed(std::slice::from_ref(byte)).unwrap();
+    }
+    let mut updates = 0;
+    while let Some(event) = session.poll_event() {
+        if matches!(event, crate::proto::Event::UpdateComplete) {
+            updates += 1;
+        }
+    }
+    assert_eq!(updates, 1, "the update completed");
+    let fb = session.framebuffer();
+    // The fill's colour survives where nothing else was drawn.
+    assert_eq!(px(fb, 15, 15), [30, 20, 10, 255]);
+    // The 2×2 red PNG.
+    assert_eq!(px(fb, 2, 2), RED);
+}
+
+#[test]
+fn images_are_taken_as_they_arrive_not_buffered_by_the_session() {
+    // Asking for the rest of a 4 MB image at once would make the session
+    // hold it all in its input buffer.
+    let img = encode::desktop(32, 32, 2);
+    let jpeg = encode::jpeg(&img, 32, 80);
+    for (encoding, data) in [
+        (encoding::TIGHT, tight_image(0x90, &jpeg)),
+        (encoding::JPEG, jpeg.clone()),
+    ] {
+        let half = data.len() / 2;
+        let mut fb = Framebuffer::new(32, 32);
+        let progress = decode_with(
+            &mut Decoders::new(1 << 20),
+            &mut fb,
+            Rect::new(0, 0, 32, 32),
+            encoding,
+            &PixelFormat::NATIVE,
+            &ColourMap::new(),
+            &data[..half],
+        )
+        .unwrap();
+        assert_eq!(
+            progress,
+            Progress::NeedMore {
+                consumed: half,
+                need: 1
+            },
+            "encoding {encoding}"
+        );
+    }
+}
