@@ -3,7 +3,12 @@
 //! server's screen, pixel for pixel at 100%, and a nearest-neighbour
 //! scaling of it at 50% and 200%, with the GL renderer and the software
 //! one; typing, resizing and the clipboard through the same widget.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -19,18 +24,22 @@ use porthole_vnc::gtk::{ScalingMode, VncDisplay, RENDERER_ENV};
 const WIDTH: u32 = 320;
 const HEIGHT: u32 = 240;
 
-/// Runs the main loop until `done` or `timeout`.
+/// Runs the main loop until `done` or `timeout`. It waits for sources
+/// rather than sleeping, so the measured frames are not held back.
 fn pump_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     let context = glib::MainContext::default();
+    let wake = glib::timeout_add_local(Duration::from_millis(10), || glib::ControlFlow::Continue);
     let start = Instant::now();
+    let mut result = false;
     while start.elapsed() < timeout {
-        while context.iteration(false) {}
+        context.iteration(true);
         if done() {
-            return true;
+            result = true;
+            break;
         }
-        std::thread::sleep(Duration::from_millis(10));
     }
-    false
+    wake.remove();
+    result
 }
 
 /// Lets the main loop draw for a while.
@@ -46,7 +55,7 @@ fn start_xvfb() -> (ServerProcess, String) {
         "1",
         "-screen",
         "0",
-        "1280x1024x24",
+        "2000x1200x24",
         "-nolisten",
         "tcp",
     ]);
@@ -269,6 +278,91 @@ fn the_window_shows_the_server_screen_at_every_zoom_with_gl_and_in_software() {
     }
 
     typing_reaches_an_xterm_and_the_server_follows_the_window_size(&server, &x_display);
+    drop(server);
+    full_screen_updates_reach_the_screen_quickly();
+}
+
+/// CPU time of this process so far (all threads), from /proc.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15, in clock ticks (100 Hz here).
+    let ticks: u64 = fields
+        .get(11..13)
+        .map(|f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum())
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// Full-screen changes at 1920×1080: how long from the update's arrival
+/// on the main thread to the end of the frame that shows it, and the CPU
+/// this process (decoding and drawing) spends per change.
+fn full_screen_updates_reach_the_screen_quickly() {
+    let server = Xvnc::start(&XvncOptions {
+        width: 1920,
+        height: 1080,
+        ..XvncOptions::default()
+    })
+    .unwrap();
+    let viewer = Viewer::open(&server, "porthole-widget-test-latency", false);
+    viewer.window.set_default_size(1920, 1080);
+    settle(Duration::from_millis(500));
+    let pictures = [
+        images::test_pattern(1920, 1080),
+        RgbImage::from_fn(1920, 1080, |x, y| {
+            image::Rgb([(x / 7) as u8, (y / 5) as u8, 90])
+        }),
+    ];
+    let mut latencies = Vec::new();
+    let mut cpu = Duration::ZERO;
+    for round in 0..6 {
+        let picture = &pictures[round % 2];
+        let mut show = Command::new("display");
+        let dir = porthole_harness::process::TempDir::new("porthole-latency").unwrap();
+        let path = dir.path().join("p.png");
+        picture.save(&path).unwrap();
+        show.arg("-display")
+            .arg(server.display_name())
+            .args(["-window", "root"])
+            .arg(&path);
+        let before = viewer.display.frame_latency_us();
+        let cpu_before = process_cpu();
+        let showing = std::thread::spawn(move || {
+            let _ = show.output();
+        });
+        let display = viewer.display.clone();
+        // Only the cheap property is polled while frames are measured.
+        let painted = pump_until(Duration::from_secs(20), || {
+            display.frame_latency_us() != before
+        });
+        showing.join().unwrap();
+        // Xvnc may send the change in more than one update.
+        settle(Duration::from_millis(300));
+        cpu += process_cpu().saturating_sub(cpu_before);
+        assert!(painted, "a full-screen change was never painted");
+        let expected = *picture.get_pixel(1900, 1060);
+        let shown = pump_until(Duration::from_secs(10), || {
+            display
+                .screenshot()
+                .is_some_and(|t| *texture_rgb(&t).get_pixel(1900, 1060) == expected)
+        });
+        assert!(shown, "a full-screen change did not reach our window");
+        latencies.push(viewer.display.frame_latency_us());
+    }
+    let mean = latencies.iter().sum::<u64>() / latencies.len() as u64;
+    let max = latencies.iter().copied().max().unwrap_or(0);
+    eprintln!(
+        "1920×1080 full-screen updates ({}): update arrival to frame painted {:.1} ms mean, {:.1} ms max; {} ms CPU per change (decode, upload, draw)",
+        viewer.display.renderer_name(),
+        mean as f64 / 1000.0,
+        max as f64 / 1000.0,
+        cpu.as_millis() / latencies.len() as u128,
+    );
+    assert!(latencies.iter().all(|l| *l > 0), "no frame was measured");
+    viewer.window.destroy();
 }
 
 /// Typing into our window (xdotool on our display) reaches an xterm in

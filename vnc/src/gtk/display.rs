@@ -85,6 +85,11 @@ mod imp {
         /// `"gl"` or `"software"` once realized.
         #[property(get)]
         pub(crate) renderer_name: RefCell<String>,
+        /// Microseconds from the arrival of the last complete update on
+        /// this thread to the end of painting the frame that shows it
+        /// (0 until one was shown): the widget's share of the latency.
+        #[property(get)]
+        pub(crate) frame_latency_us: Cell<u64>,
 
         pub(crate) handle: RefCell<Option<Handle>>,
         /// Bumped by every connect and disconnect, so a stale connection's
@@ -102,6 +107,11 @@ mod imp {
         pub(crate) extended_keys: Cell<bool>,
         /// The size last asked of the server, not to ask twice.
         pub(crate) requested_size: Cell<(u16, u16)>,
+        /// When the oldest update not yet on screen arrived, and whether a
+        /// frame has drawn it.
+        pub(crate) update_arrived: Cell<Option<std::time::Instant>>,
+        pub(crate) update_drawn: Cell<bool>,
+        pub(crate) after_paint: RefCell<Option<(gdk::FrameClock, glib::SignalHandlerId)>>,
     }
 
     #[glib::object_subclass]
@@ -195,6 +205,27 @@ mod imp {
     }
 
     impl WidgetImpl for VncDisplay {
+        fn realize(&self) {
+            self.parent_realize();
+            let obj = self.obj();
+            if let Some(clock) = obj.frame_clock() {
+                let weak = obj.downgrade();
+                let id = clock.connect_after_paint(move |_| {
+                    if let Some(display) = weak.upgrade() {
+                        display.imp().frame_painted();
+                    }
+                });
+                self.after_paint.replace(Some((clock, id)));
+            }
+        }
+
+        fn unrealize(&self) {
+            if let Some((clock, id)) = self.after_paint.take() {
+                clock.disconnect(id);
+            }
+            self.parent_unrealize();
+        }
+
         fn measure(&self, orientation: gtk::Orientation, _for_size: i32) -> (i32, i32, i32, i32) {
             let scale = f64::from(self.obj().scale_factor().max(1));
             let (w, h) =
@@ -221,6 +252,7 @@ mod imp {
 
         fn snapshot(&self, snapshot: &gtk::Snapshot) {
             let obj = self.obj();
+            self.mark_drawn();
             if let Some(area) = self.gl_area.borrow().as_ref() {
                 obj.snapshot_child(area, snapshot);
                 return;
@@ -353,7 +385,26 @@ mod imp {
             }
         }
 
+        /// A frame is being drawn: it shows the updates that arrived.
+        fn mark_drawn(&self) {
+            if self.update_arrived.get().is_some() {
+                self.update_drawn.set(true);
+            }
+        }
+
+        fn frame_painted(&self) {
+            if !self.update_drawn.replace(false) {
+                return;
+            }
+            if let Some(arrived) = self.update_arrived.take() {
+                let micros = u64::try_from(arrived.elapsed().as_micros()).unwrap_or(u64::MAX);
+                self.frame_latency_us.set(micros);
+                self.obj().notify_frame_latency_us();
+            }
+        }
+
         fn render_gl(&self, area: &gtk::GLArea) {
+            self.mark_drawn();
             let mut renderer = self.renderer.borrow_mut();
             let Renderer::Gl(gl) = &mut *renderer else {
                 return;
@@ -479,7 +530,12 @@ mod imp {
                     obj.emit_by_name::<()>("resized", &[&u32::from(width), &u32::from(height)]);
                 }
                 Event::Damage(rect) => self.damage.borrow_mut().add(rect),
-                Event::UpdateComplete => self.redraw(),
+                Event::UpdateComplete => {
+                    if self.update_arrived.get().is_none() {
+                        self.update_arrived.set(Some(std::time::Instant::now()));
+                    }
+                    self.redraw();
+                }
                 Event::CredentialsRequired { username, password } => {
                     obj.emit_by_name::<()>("auth-required", &[&username, &password]);
                 }
