@@ -381,6 +381,17 @@ fn typing_reaches_an_xterm_and_the_server_follows_the_window_size(server: &Xvnc,
     std::thread::sleep(Duration::from_secs(1));
 
     let viewer = Viewer::open(server, "porthole-widget-test-input", false);
+    let widest_cursor = std::rc::Rc::new(std::cell::Cell::new(0));
+    let widest = widest_cursor.clone();
+    viewer
+        .display
+        .connect_notify_local(Some("cursor"), move |display, _| {
+            let width = display
+                .cursor()
+                .and_then(|c| c.texture())
+                .map_or(0, |t| t.width());
+            widest.set(widest.get().max(width));
+        });
     // Move the remote pointer onto the xterm (Xvnc has no window manager:
     // the keyboard follows the pointer), then type on our display.
     let mut xdotool = Command::new("xdotool");
@@ -414,6 +425,10 @@ fn typing_reaches_an_xterm_and_the_server_follows_the_window_size(server: &Xvnc,
         "typing into our window did not reach the xterm; it got {:?}",
         std::fs::read_to_string(&typed).unwrap_or_default()
     );
+    // The pointer went over the xterm, whose I-beam the server sent as a
+    // cursor shape: it became our window's local cursor.
+    let widest = widest_cursor.get();
+    assert!(widest > 1, "the server's cursor shape never became ours");
 
     viewer.display.set_scaling_mode(ScalingMode::Fit);
     viewer.display.set_resize_guest(true);
