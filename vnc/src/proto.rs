@@ -33,8 +33,8 @@ pub mod fuzzing;
 mod handshake;
 mod limits;
 mod messages;
-mod quality;
 mod qemu;
+mod quality;
 mod tls_layer;
 mod wire;
 
@@ -47,8 +47,8 @@ pub use ext_desktop::{ResizeReason, ResizeStatus, Screen};
 pub use extensions::{pseudo_encoding, Extension, XvpAction};
 pub use handshake::ProtocolVersion;
 pub use limits::Limits;
-pub use quality::Quality;
 pub use qemu::{AudioFormat, SampleFormat};
+pub use quality::Quality;
 
 use crate::decode::{encoding, Decoders, RectDecoder};
 use crate::framebuffer::{Framebuffer, Rect};

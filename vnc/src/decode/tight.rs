@@ -532,42 +532,42 @@ impl Pixels {
                         return Ok(need(consumed, tlen, rest.len()));
                     }
                     let (src, tail) = rest.split_at(n * tlen);
-                    let maxima = tpx.maxima();
+                    let [m0, m1, m2] = tpx.maxima();
+                    // Channel maxima are 2^n - 1 in every real format, so
+                    // the wrap is a mask; other maxima take the modulo.
+                    let masks = [m0, m1, m2].iter().all(|m| (m + 1).is_power_of_two());
+                    let channel = |l: u32, u: u32, ul: u32, d: u32, max: u32| {
+                        let predicted = (l + u).saturating_sub(ul).min(max);
+                        if masks {
+                            (predicted + d) & max
+                        } else {
+                            (predicted + d) % (max + 1)
+                        }
+                    };
+                    let before = col.checked_sub(1);
+                    let mut left = before
+                        .and_then(|l| self.cur.get(l))
+                        .copied()
+                        .unwrap_or_default();
+                    let mut up_left = before
+                        .and_then(|l| self.prev.get(l))
+                        .copied()
+                        .unwrap_or_default();
                     let out = rect_row(fb, rect, col, row, n)?;
-                    for (i, (px, diff)) in out
-                        .chunks_exact_mut(4)
-                        .zip(src.chunks_exact(tlen))
-                        .enumerate()
-                    {
-                        let x = col + i;
-                        let diff = tpx.components(diff);
-                        let up = self.prev.get(x).copied().unwrap_or_default();
-                        let (left, up_left) = match x.checked_sub(1) {
-                            Some(l) => (
-                                self.cur.get(l).copied().unwrap_or_default(),
-                                self.prev.get(l).copied().unwrap_or_default(),
-                            ),
-                            None => ([0; 3], [0; 3]),
-                        };
-                        let mut value = [0u32; 3];
-                        for c in 0..3 {
-                            let (l, u, ul, max, d) = (
-                                left.get(c).copied().unwrap_or(0),
-                                up.get(c).copied().unwrap_or(0),
-                                up_left.get(c).copied().unwrap_or(0),
-                                maxima.get(c).copied().unwrap_or(0),
-                                diff.get(c).copied().unwrap_or(0),
-                            );
-                            let predicted = i64::from(l) + i64::from(u) - i64::from(ul);
-                            let predicted =
-                                u32::try_from(predicted.clamp(0, i64::from(max))).unwrap_or(0);
-                            if let Some(v) = value.get_mut(c) {
-                                *v = (predicted + d) % (max + 1);
-                            }
-                        }
-                        if let Some(slot) = self.cur.get_mut(x) {
-                            *slot = value;
-                        }
+                    let ups = self.prev.get(col..col + n).unwrap_or_default();
+                    let cur = self.cur.get_mut(col..col + n).unwrap_or_default();
+                    let pixels = out.chunks_exact_mut(4).zip(src.chunks_exact(tlen));
+                    for (((px, diff), &up), slot) in pixels.zip(ups).zip(cur) {
+                        let [d0, d1, d2] = tpx.components(diff);
+                        let ([l0, l1, l2], [u0, u1, u2], [ul0, ul1, ul2]) = (left, up, up_left);
+                        let value = [
+                            channel(l0, u0, ul0, d0, m0),
+                            channel(l1, u1, ul1, d1, m1),
+                            channel(l2, u2, ul2, d2, m2),
+                        ];
+                        *slot = value;
+                        left = value;
+                        up_left = up;
                         px.copy_from_slice(&tpx.colour(value));
                     }
                     rest = tail;
