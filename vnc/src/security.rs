@@ -14,6 +14,8 @@
 //! This module never logs or formats a password: [`Credentials`]' `Debug`
 //! redacts it.
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod tls;
 mod vencrypt;
 mod vnc_auth;

@@ -20,10 +20,10 @@ use porthole_vnc::{Framebuffer, PixelFormat};
 mod record;
 #[path = "porthole-vnc/replay.rs"]
 mod replay;
-#[path = "porthole-vnc/serve.rs"]
-mod serve;
 #[path = "porthole-vnc/security_options.rs"]
 mod security_options;
+#[path = "porthole-vnc/serve.rs"]
+mod serve;
 
 use security_options::SecurityOptions;
 
@@ -438,8 +438,11 @@ impl Client {
     ) -> Result<Self, Failure> {
         let deadline = Instant::now() + timeout;
         let stream = driver::connect(address, timeout).await?;
-        let (handle, events, _task) =
-            driver::spawn(stream, config, security_options::initial_credentials(password));
+        let (handle, events, _task) = driver::spawn(
+            stream,
+            config,
+            security_options::initial_credentials(password),
+        );
         Ok(Self {
             handle,
             events,

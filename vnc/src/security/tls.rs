@@ -672,7 +672,8 @@ impl TlsLayer {
     /// What the connection amounts to so far.
     pub(crate) fn summary(&self) -> SecuritySummary {
         match &self.engine {
-            Engine::Anonymous(_) => SecuritySummary::EncryptedUnverified,
+            Engine::Anonymous(_) if self.established => SecuritySummary::EncryptedUnverified,
+            Engine::Anonymous(_) => SecuritySummary::Unencrypted,
             Engine::Verified { verdict, .. } => {
                 let verdict = verdict.lock().unwrap_or_else(PoisonError::into_inner);
                 match (verdict.fingerprint, &verdict.outcome, self.established) {
