@@ -125,10 +125,11 @@ try:
     # Which encodings this build of porthole-vnc accepts.
     encodings = []
     for name in wanted:
-        forced = "tight,jpeg" if name == "tight-jpeg" else name
-        check = subprocess.run([binary, "record", "x:1", f"{work}/check.fbs", "--encodings", forced],
+        forced = ["--encodings", "tight", "--quality", "6"] if name == "tight-jpeg" \
+            else ["--encodings", name, "--quality", "lossless"]
+        check = subprocess.run([binary, "record", "x:1", f"{work}/check.fbs"] + forced,
                                capture_output=True, text=True)
-        if "unknown encoding" in check.stderr:
+        if "unknown encoding" in check.stderr or "unknown option" in check.stderr:
             print(f"skipping {name}: {check.stderr.strip()}", file=sys.stderr)
         else:
             encodings.append((name, forced))
@@ -138,8 +139,8 @@ try:
     for name, forced in encodings:
         path = f"{work}/{name}.fbs"
         recorders.append((name, path, spawn(
-            [binary, "record", f"127.0.0.1::{port}", path, "--encodings", forced,
-             "--duration", str(slideshow_time)], stderr=subprocess.PIPE, text=True)))
+            [binary, "record", f"127.0.0.1::{port}", path] + forced +
+            ["--duration", str(slideshow_time)], stderr=subprocess.PIPE, text=True)))
     time.sleep(1)
     for picture in pictures:
         started = time.time()

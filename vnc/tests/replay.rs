@@ -322,11 +322,11 @@ fn make_recordings() {
 
 fn record_all(source: &str, address: &str, encodings: &[&str], dir: &Path) {
     for encoding in encodings {
-        // "tight-jpeg" forces Tight with JPEG allowed; other names are one
-        // encoding each.
-        let forced = match *encoding {
-            "tight-jpeg" => "tight,jpeg",
-            other => other,
+        // "tight-jpeg" is Tight with JPEG allowed (quality 6); everything
+        // else is lossless.
+        let (forced, quality) = match *encoding {
+            "tight-jpeg" => ("tight", "6"),
+            other => (other, "lossless"),
         };
         let file = dir.join(format!("{source}-{encoding}.fbs"));
         let output = porthole_vnc(&[
@@ -335,6 +335,8 @@ fn record_all(source: &str, address: &str, encodings: &[&str], dir: &Path) {
             file.to_str().unwrap(),
             "--encodings",
             forced,
+            "--quality",
+            quality,
             "--updates",
             "1",
             "--duration",

@@ -11,6 +11,13 @@
 //! sessions without encryption can be recorded: None or VNC
 //! authentication.
 //!
+//! So that any viewer can be played the recording (`porthole-vnc serve`),
+//! the SetEncodings the session sends is cut down to the pseudo-encodings
+//! every viewer knows (desktop size, last rect, cursors, JPEG quality and
+//! compression level): a server then sends no fence, continuous-updates or
+//! clipboard message that an older viewer would stop at. `--all-extensions`
+//! keeps the session's full list.
+//!
 //! It runs on blocking sockets with no runtime: one connection, one loop.
 
 use std::io::{self, Read, Write};
@@ -21,18 +28,20 @@ use std::time::{Duration, Instant};
 
 use porthole_vnc::address::Address;
 use porthole_vnc::fbs::{self, RecordedHandshake};
-use porthole_vnc::proto::{Config, Event, Session};
+use porthole_vnc::proto::{Config, Event, Quality, Session};
 use porthole_vnc::security::{Credentials, SecurityType};
 
 use super::{fail, parse_encodings, prompt_password, read_password_file, Failure};
 
 pub(super) const USAGE: &str = "\
-       porthole-vnc record ADDRESS FILE.fbs [--duration SECS] [--updates N] [--encodings LIST] [--password-file FILE]";
+       porthole-vnc record ADDRESS FILE.fbs [--duration SECS] [--updates N] [--encodings LIST] [--quality Q] [--all-extensions] [--password-file FILE]";
 
 pub(super) const HELP: &str = "\
 record    save what the server sends (handshake included) as an FBS
           recording, for --duration seconds after the handshake (default 5)
-          or until --updates N updates arrived, whichever comes first";
+          or until --updates N updates arrived, whichever comes first; only
+          pseudo-encodings every viewer knows are announced, unless
+          --all-extensions";
 
 const DEFAULT_DURATION: Duration = Duration::from_secs(5);
 /// How long connecting and the handshake may take.
@@ -46,6 +55,8 @@ struct Options {
     duration: Duration,
     updates: Option<u64>,
     encodings: Option<Vec<i32>>,
+    quality: Option<Quality>,
+    all_extensions: bool,
     password_file: Option<PathBuf>,
 }
 
@@ -54,6 +65,8 @@ fn parse(args: &[String]) -> Result<Options, Failure> {
     let mut duration = DEFAULT_DURATION;
     let mut updates = None;
     let mut encodings = None;
+    let mut quality = None;
+    let mut all_extensions = false;
     let mut password_file = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -90,6 +103,15 @@ fn parse(args: &[String]) -> Result<Options, Failure> {
                 })?);
             }
             "--encodings" => encodings = Some(parse_encodings(&value(name)?)?),
+            "--quality" => {
+                let text = value(name)?;
+                quality = Some(Quality::parse(&text).ok_or_else(|| {
+                    Failure::usage(format!(
+                        "--quality takes lossless or a level from 0 to 9, not '{text}'"
+                    ))
+                })?);
+            }
+            "--all-extensions" => all_extensions = true,
             "--password-file" => password_file = Some(PathBuf::from(value(name)?)),
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(Failure::usage(format!(
@@ -108,6 +130,8 @@ fn parse(args: &[String]) -> Result<Options, Failure> {
         duration,
         updates,
         encodings,
+        quality,
+        all_extensions,
         password_file,
     })
 }
@@ -173,7 +197,12 @@ pub(super) fn run(args: &[String]) -> Result<(), Failure> {
         Some(path) => Some(read_password_file(path)?),
         None => None,
     };
-    let mut config = Config::default();
+    let mut config = Config {
+        quality: options
+            .quality
+            .unwrap_or_else(|| Quality::auto_for(&options.address)),
+        ..Config::default()
+    };
     if let Some(list) = options.encodings.clone() {
         config.encodings = list;
     }
@@ -292,6 +321,9 @@ fn record(
             }
         }
         session.poll_transmit(&mut outgoing);
+        if !options.all_extensions {
+            outgoing = portable_encodings(&outgoing);
+        }
         if !outgoing.is_empty() {
             connection.write_all(&outgoing)?;
             outgoing.clear();
@@ -337,6 +369,57 @@ fn check_recordable(session: &Session, held: &[u8]) -> Result<RecordedHandshake,
     Ok(handshake)
 }
 
+/// Whether every viewer knows this encoding: every real one, and the
+/// pseudo-encodings for desktop size, last rect, cursors, JPEG quality and
+/// compression level.
+fn is_portable(encoding: i32) -> bool {
+    use porthole_vnc::decode::encoding;
+    encoding >= 0
+        || matches!(
+            encoding,
+            encoding::DESKTOP_SIZE
+                | encoding::LAST_RECT
+                | encoding::CURSOR
+                | encoding::X_CURSOR
+                | encoding::TIGHT_PNG
+                | -32..=-23
+                | -256..=-247
+        )
+}
+
+/// The client messages in `outgoing` with every SetEncodings cut down to
+/// the portable encodings. Messages it cannot size pass unchanged.
+fn portable_encodings(outgoing: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(outgoing.len());
+    let mut rest = outgoing;
+    while let Some(Some(len)) = super::serve::message_len(rest) {
+        let Some((message, tail)) = rest.split_at_checked(len) else {
+            break;
+        };
+        if message.first() == Some(&2) {
+            let kept: Vec<i32> = message
+                .get(4..)
+                .unwrap_or_default()
+                .chunks_exact(4)
+                .filter_map(|b| <[u8; 4]>::try_from(b).ok())
+                .map(i32::from_be_bytes)
+                .filter(|&e| is_portable(e))
+                .collect();
+            let count = u16::try_from(kept.len()).unwrap_or(u16::MAX);
+            out.extend_from_slice(&[2, 0]);
+            out.extend_from_slice(&count.to_be_bytes());
+            for encoding in kept.iter().take(usize::from(count)) {
+                out.extend_from_slice(&encoding.to_be_bytes());
+            }
+        } else {
+            out.extend_from_slice(message);
+        }
+        rest = tail;
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
 fn write_error(path: &Path, error: io::Error) -> Failure {
     fail(format!("cannot write {}: {error}", path.display()))
 }
@@ -351,6 +434,23 @@ mod tests {
     }
 
     #[test]
+    fn only_portable_encodings_are_announced() {
+        let mut outgoing = vec![3, 0, 0, 0, 0, 0, 0, 1, 0, 1];
+        outgoing.extend_from_slice(&[2, 0, 0, 5]);
+        for e in [16i32, -223, -312, -30, -313] {
+            outgoing.extend_from_slice(&e.to_be_bytes());
+        }
+        outgoing.extend_from_slice(&[4, 1, 0, 0, 0, 0, 0, 0x61]);
+        let mut expected = vec![3, 0, 0, 0, 0, 0, 0, 1, 0, 1];
+        expected.extend_from_slice(&[2, 0, 0, 3]);
+        for e in [16i32, -223, -30] {
+            expected.extend_from_slice(&e.to_be_bytes());
+        }
+        expected.extend_from_slice(&[4, 1, 0, 0, 0, 0, 0, 0x61]);
+        assert_eq!(portable_encodings(&outgoing), expected);
+    }
+
+    #[test]
     fn record_arguments() {
         let options = parse(&args(&[
             "host:1",
@@ -360,10 +460,13 @@ mod tests {
             "3",
             "--encodings",
             "raw",
+            "--quality",
+            "6",
         ]))
         .unwrap();
         assert_eq!(options.duration, Duration::from_millis(2500));
         assert_eq!(options.updates, Some(3));
+        assert_eq!(options.quality, Some(Quality::Jpeg(6)));
         assert_eq!(options.output, PathBuf::from("out.fbs"));
         for bad in [
             &["host:1"][..],

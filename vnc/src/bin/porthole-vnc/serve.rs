@@ -336,7 +336,7 @@ fn read_client(mut stream: TcpStream, seen: &mpsc::Sender<Seen>) {
 /// The length of the client message at the start of `buf`: `None` if more
 /// bytes are needed to tell, `Some(None)` for a message type it cannot
 /// size.
-fn message_len(buf: &[u8]) -> Option<Option<usize>> {
+pub(super) fn message_len(buf: &[u8]) -> Option<Option<usize>> {
     let byte = |i: usize| buf.get(i).copied().map(usize::from);
     let u16_at = |i: usize| Some(byte(i)? << 8 | byte(i + 1)?);
     let len = match buf.first()? {
