@@ -717,7 +717,7 @@ fn anonymous_handshake_error(error: &openssl::ssl::Error) -> Error {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -761,6 +761,111 @@ mod tests {
         assert_eq!(PinStore::key("::1", 5900), "[::1]:5900");
         assert_eq!(PinStore::key("Host", 5901), "host:5901");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// An anonymous TLS server in memory: what QEMU's `tls-creds-anon`
+    /// does, for type 18, which no server we can run offers any more.
+    struct AnonymousServer {
+        stream: SslStream<Duplex>,
+        ready: bool,
+    }
+
+    impl AnonymousServer {
+        fn new() -> Self {
+            let mut context = SslContext::builder(SslMethod::tls_server()).unwrap();
+            context
+                .set_max_proto_version(Some(SslVersion::TLS1_2))
+                .unwrap();
+            context.set_cipher_list(ANONYMOUS_CIPHERS).unwrap();
+            let ssl = Ssl::new(&context.build()).unwrap();
+            Self {
+                stream: SslStream::new(ssl, Duplex::default()).unwrap(),
+                ready: false,
+            }
+        }
+
+        /// Takes the client's TLS bytes; returns the plaintext they held.
+        fn receive(&mut self, ciphertext: &[u8]) -> Vec<u8> {
+            self.stream.get_mut().incoming.extend_from_slice(ciphertext);
+            if !self.ready {
+                match self.stream.accept() {
+                    Ok(()) => self.ready = true,
+                    Err(e) if e.code() == ErrorCode::WANT_READ => return Vec::new(),
+                    Err(e) => panic!("server handshake: {e}"),
+                }
+            }
+            let mut plain = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = self.stream.ssl_read(&mut buf) {
+                plain.extend_from_slice(&buf[..n]);
+            }
+            plain
+        }
+
+        fn send(&mut self, plain: &[u8]) {
+            self.stream.ssl_write(plain).unwrap();
+        }
+
+        fn take_output(&mut self) -> Vec<u8> {
+            std::mem::take(&mut self.stream.get_mut().outgoing)
+        }
+    }
+
+    #[test]
+    fn type_18_negotiates_again_inside_anonymous_tls() {
+        use crate::proto::{Config, Event, Session};
+        use crate::security::SecurityType;
+
+        let mut session = Session::new(Config::default());
+        session.feed(b"RFB 003.008\n\x01\x12").unwrap();
+        let mut out = Vec::new();
+        session.poll_transmit(&mut out);
+        assert_eq!(&out[..13], b"RFB 003.008\n\x12");
+        let mut to_server = out[13..].to_vec();
+        let mut server = AnonymousServer::new();
+        let mut got = Vec::new();
+        // 0: TLS handshake, 1: types sent, 2: result sent, 3: init sent.
+        let mut stage = 0;
+        let mut connected = false;
+        for _ in 0..50 {
+            got.extend(server.receive(&std::mem::take(&mut to_server)));
+            if stage == 0 && server.ready {
+                // The inner list: None only.
+                server.send(&[1, 1]);
+                stage = 1;
+            } else if stage == 1 && !got.is_empty() {
+                assert_eq!(got, [1], "the client must choose None");
+                server.send(&0u32.to_be_bytes());
+                got.clear();
+                stage = 2;
+            } else if stage == 2 && !got.is_empty() {
+                // ClientInit: a 2x1 ServerInit named "t".
+                let mut init = vec![0, 2, 0, 1];
+                init.extend_from_slice(&crate::pixel::PixelFormat::NATIVE.to_bytes());
+                init.extend_from_slice(&[0, 0, 0, 1, b't']);
+                server.send(&init);
+                got.clear();
+                stage = 3;
+            }
+            session.feed(&server.take_output()).unwrap();
+            while let Some(event) = session.poll_event() {
+                if let Event::Connected { name, .. } = event {
+                    assert_eq!(name, "t");
+                    connected = true;
+                }
+            }
+            session.poll_transmit(&mut to_server);
+            if connected {
+                break;
+            }
+        }
+        assert!(connected, "the handshake did not finish inside TLS");
+        assert_eq!(session.security_type(), Some(SecurityType::Tls));
+        assert_eq!(
+            session.security_summary(),
+            SecuritySummary::EncryptedUnverified
+        );
+        assert_eq!(session.vencrypt_subtype(), None);
     }
 
     #[test]

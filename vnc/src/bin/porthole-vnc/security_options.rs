@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use porthole_vnc::address::Address;
 use porthole_vnc::proto::Config;
-use porthole_vnc::security::{Credentials, Fingerprint, TrustRoots};
+use porthole_vnc::security::{Credentials, Fingerprint, PinStore, TrustRoots};
 
 use super::{fail, Failure};
 
@@ -20,6 +20,9 @@ pub(crate) const HELP: &str = "\
 --trust-fingerprint SHA256
                       accept the server certificate with this SHA-256
                       fingerprint (hex, colons optional), and only it
+--pins FILE           certificates trusted per host (host:port sha256 lines):
+                      the server's must be the one pinned for its address;
+                      with --trust-fingerprint, that one is pinned there
 --require-encryption  refuse security types that do not encrypt";
 
 /// What the user said about security.
@@ -28,6 +31,7 @@ pub(crate) struct SecurityOptions {
     pub username: Option<String>,
     pub ca: Option<PathBuf>,
     pub trusted: Vec<Fingerprint>,
+    pub pins: Option<PathBuf>,
     pub require_encryption: bool,
 }
 
@@ -40,7 +44,7 @@ impl SecurityOptions {
     pub(crate) fn takes(flag: &str) -> bool {
         matches!(
             flag,
-            "--username" | "--ca" | "--trust-fingerprint" | "--require-encryption"
+            "--username" | "--ca" | "--trust-fingerprint" | "--pins" | "--require-encryption"
         )
     }
 
@@ -63,6 +67,7 @@ impl SecurityOptions {
                 })?;
                 self.trusted.push(fingerprint);
             }
+            "--pins" => self.pins = Some(PathBuf::from(value(flag)?)),
             "--require-encryption" => self.require_encryption = true,
             _ => return Err(Failure::usage(format!("unknown option '{flag}'"))),
         }
@@ -86,6 +91,17 @@ impl SecurityOptions {
                 .map_err(|e| fail(format!("cannot read CA file {}: {e}", path.display())))?;
         }
         config.tls.pinned.clone_from(&self.trusted);
+        if let (Some(path), Address::Tcp { host, port }) = (&self.pins, address) {
+            let store = PinStore::new(path);
+            let key = PinStore::key(host, *port);
+            let cannot =
+                |e: std::io::Error| fail(format!("cannot use pin file {}: {e}", path.display()));
+            match self.trusted.last() {
+                // The user vouches for this one now: remember it.
+                Some(&fingerprint) => store.pin(&key, fingerprint).map_err(cannot)?,
+                None => config.tls.pinned = store.load(&key).map_err(cannot)?,
+            }
+        }
         if self.require_encryption {
             config.security.require_encryption = true;
         }
