@@ -34,7 +34,7 @@ use crate::address::Address;
 use crate::framebuffer::{Framebuffer, Rect};
 use crate::pixel::PixelFormat;
 use crate::proto::{self, AudioFormat, Config, Event, Session, XvpAction};
-use crate::security::Credentials;
+use crate::security::{Credentials, SecuritySummary};
 
 /// How long [`connect`] waits by default for a TCP connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -221,6 +221,8 @@ enum Command {
 pub struct Handle {
     commands: mpsc::UnboundedSender<Command>,
     framebuffer: Arc<Mutex<Framebuffer>>,
+    /// Set when the session connects (see [`Handle::security_summary`]).
+    security: Arc<Mutex<SecuritySummary>>,
 }
 
 /// The receiving end of a connection's [`DriverEvent`]s.
@@ -238,6 +240,7 @@ pub fn spawn(
     let (command_tx, command_rx) = mpsc::unbounded_channel();
     let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
     let framebuffer = Arc::new(Mutex::new(Framebuffer::default()));
+    let security = Arc::new(Mutex::new(SecuritySummary::Unencrypted));
     let mut session = Session::new(config);
     let early_error = credentials.and_then(|c| session.provide_credentials(c).err());
     let task = Task {
@@ -246,11 +249,13 @@ pub fn spawn(
         commands: command_rx,
         events: event_tx,
         framebuffer: Arc::clone(&framebuffer),
+        security: Arc::clone(&security),
     };
     let join = tokio::spawn(task.run(early_error));
     let handle = Handle {
         commands: command_tx,
         framebuffer,
+        security,
     };
     (handle, event_rx, join)
 }
@@ -266,6 +271,12 @@ impl Handle {
         self.framebuffer
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How the connection is protected (TLS, verified or not), known by
+    /// the time [`Event::Connected`] arrives; for the UI's padlock.
+    pub fn security_summary(&self) -> SecuritySummary {
+        *self.security.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether the connection's task is still running.
@@ -364,6 +375,7 @@ struct Task {
     commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::Sender<DriverEvent>,
     framebuffer: Arc<Mutex<Framebuffer>>,
+    security: Arc<Mutex<SecuritySummary>>,
 }
 
 /// Why the loop stopped.
@@ -528,6 +540,10 @@ impl Task {
                     }
                 }
             }
+        }
+        if batch.iter().any(|e| matches!(e, Event::Connected { .. })) {
+            *self.security.lock().unwrap_or_else(PoisonError::into_inner) =
+                self.session.security_summary();
         }
         for event in batch {
             if self.events.send(DriverEvent::Session(event)).await.is_err() {

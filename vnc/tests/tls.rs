@@ -426,3 +426,40 @@ fn cli_options_for_certificates_and_plain() {
     assert!(!changed.status.success());
     assert!(stderr.contains("certificate changed"), "{stderr}");
 }
+
+/// `porthole-vnc info` says how the connection is protected.
+#[test]
+fn cli_info_tells_encrypted_verified_from_unverified() {
+    if !tools_available(&["qemu-system-x86_64", "openssl"]) {
+        return;
+    }
+    let tool = env!("CARGO_BIN_EXE_porthole-vnc");
+    let info = |qemu: &Qemu, extra: &[&str]| {
+        let output = Command::new(tool)
+            .args(["info", &qemu.address(), "--timeout", "30"])
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let anonymous = qemu_with(QemuTls::Anonymous, None);
+    let out = info(&anonymous, &[]);
+    assert!(out.contains("VeNCrypt (19)"), "{out}");
+    assert!(out.contains("security: encrypted, not verified"), "{out}");
+
+    let certs = Certificates::generate().unwrap();
+    let verified = qemu_with(QemuTls::X509(certs.dir().to_owned()), None);
+    let ca = certs.ca_cert();
+    let out = info(&verified, &["--ca", ca.to_str().unwrap()]);
+    let expected = format!(
+        "security: encrypted, verified (certificate {})",
+        certs.server_fingerprint().unwrap()
+    );
+    assert!(out.contains(&expected), "{out}");
+}

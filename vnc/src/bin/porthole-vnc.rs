@@ -563,6 +563,7 @@ async fn info(
                 writeln!(stdout, "name: {name}")?;
                 writeln!(stdout, "size: {width}x{height}")?;
                 writeln!(stdout, "pixel format: {}", describe_format(&format))?;
+                writeln!(stdout, "security: {}", client.handle.security_summary())?;
                 break;
             }
             _ => {}
