@@ -144,6 +144,10 @@ pub struct SecurityPolicy {
     /// Allow TLS without a certificate (VeNCrypt TLS*, type 18): encrypted,
     /// but open to an active man in the middle.
     pub allow_anonymous_tls: bool,
+    /// Allow VeNCrypt's Plain subtype, which sends the username and
+    /// password unencrypted, readable by anyone on the path. Off by
+    /// default, as in TigerVNC's viewer.
+    pub allow_plain_without_tls: bool,
     /// Refuse every type that does not encrypt the connection.
     pub require_encryption: bool,
 }
@@ -155,6 +159,7 @@ impl Default for SecurityPolicy {
             allow_vnc_auth: true,
             allow_plain: true,
             allow_anonymous_tls: true,
+            allow_plain_without_tls: false,
             require_encryption: false,
         }
     }

@@ -21,6 +21,7 @@ pub fn vencrypt_negotiation(data: &[u8]) {
         allow_vnc_auth: bits & 2 != 0,
         allow_plain: bits & 4 != 0,
         allow_anonymous_tls: bits & 8 != 0,
+        allow_plain_without_tls: bits & 128 != 0,
         require_encryption: bits & 16 != 0,
     };
     let mut session = Session::new(Config {

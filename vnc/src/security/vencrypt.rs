@@ -132,7 +132,7 @@ impl SecurityPolicy {
     pub(crate) fn choose_subtype(&self, offered: &[u32]) -> Result<Subtype, Error> {
         let acceptable = |s: &Subtype| {
             let transport_ok = match s.transport() {
-                Transport::Clear => !self.require_encryption,
+                Transport::Clear => !self.require_encryption && self.allow_plain_without_tls,
                 Transport::AnonymousTls => self.allow_anonymous_tls,
                 Transport::X509 => true,
             };
@@ -151,6 +151,10 @@ impl SecurityPolicy {
             let why = if self.require_encryption {
                 "encryption is required, and the connection settings allow none of the \
                  encrypted ones; enable a TLS or X509 subtype on the server"
+            } else if offered.iter().all(|&n| n == Subtype::Plain.to_u32()) {
+                "Plain would send the password unencrypted, which the connection settings \
+                 do not allow; enable a TLS or X509 subtype on the server, or allow Plain \
+                 without TLS if the network is trusted"
             } else {
                 "the connection settings allow none of them"
             };
@@ -414,6 +418,15 @@ impl VeNCrypt {
 mod tests {
     use super::*;
 
+    const CLEAR_PLAIN: SecurityPolicy = SecurityPolicy {
+        allow_none: true,
+        allow_vnc_auth: true,
+        allow_plain: true,
+        allow_anonymous_tls: true,
+        allow_plain_without_tls: true,
+        require_encryption: false,
+    };
+
     fn offered(subtypes: &[u32]) -> Vec<u8> {
         let mut bytes = vec![u8::try_from(subtypes.len()).unwrap()];
         for s in subtypes {
@@ -458,7 +471,24 @@ mod tests {
         let pick = |list: &[u32]| policy.choose_subtype(list).unwrap();
         assert_eq!(pick(&[256, 257, 261, 260]), Subtype::X509Vnc);
         assert_eq!(pick(&[256, 259, 258]), Subtype::TlsPlain);
-        assert_eq!(pick(&[256, 999]), Subtype::Plain);
+        assert!(policy.choose_subtype(&[256, 999]).is_err());
+        let clear_ok = SecurityPolicy {
+            allow_plain_without_tls: true,
+            ..policy
+        };
+        assert_eq!(
+            clear_ok.choose_subtype(&[256, 999]).unwrap(),
+            Subtype::Plain
+        );
+    }
+
+    #[test]
+    fn plain_without_tls_is_refused_by_default_with_a_reason() {
+        let err = SecurityPolicy::default()
+            .choose_subtype(&[256])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unencrypted"), "{err}");
     }
 
     #[test]
@@ -523,7 +553,7 @@ mod tests {
 
     #[test]
     fn plain_sends_lengths_then_username_and_password_and_forgets_them() {
-        let (mut v, step, sent) = negotiate(SecurityPolicy::default(), &[256]);
+        let (mut v, step, sent) = negotiate(CLEAR_PLAIN, &[256]);
         assert_eq!(
             step.unwrap(),
             SecurityStep::NeedCredentials {
@@ -552,7 +582,7 @@ mod tests {
 
     #[test]
     fn plain_without_a_username_is_a_typed_error() {
-        let (mut v, _, _) = negotiate(SecurityPolicy::default(), &[256]);
+        let (mut v, _, _) = negotiate(CLEAR_PLAIN, &[256]);
         let mut creds = Some(Credentials::password("pw"));
         assert_eq!(
             v.answer(&mut creds, &mut Vec::new()).unwrap_err(),
