@@ -33,6 +33,15 @@ use porthole_vnc::{Config, Error, Event, Session};
 
 /// Runs a session over TCP until its first update is complete.
 fn run(port: u16, config: Config, credentials: Option<Credentials>) -> Result<Session, Error> {
+    run_with_stream(port, config, credentials).map(|(session, _)| session)
+}
+
+/// [`run`], keeping the connection for more.
+fn run_with_stream(
+    port: u16,
+    config: Config,
+    credentials: Option<Credentials>,
+) -> Result<(Session, TcpStream), Error> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -41,6 +50,12 @@ fn run(port: u16, config: Config, credentials: Option<Credentials>) -> Result<Se
     if let Some(credentials) = credentials {
         session.provide_credentials(credentials)?;
     }
+    until_update(&mut session, &mut stream)?;
+    Ok((session, stream))
+}
+
+/// Pumps `session` over `stream` until an update is complete.
+fn until_update(session: &mut Session, stream: &mut TcpStream) -> Result<(), Error> {
     let mut buffer = vec![0u8; 64 * 1024];
     let mut out = Vec::new();
     loop {
@@ -51,7 +66,7 @@ fn run(port: u16, config: Config, credentials: Option<Credentials>) -> Result<Se
         }
         while let Some(event) = session.poll_event() {
             match event {
-                Event::UpdateComplete => return Ok(session),
+                Event::UpdateComplete => return Ok(()),
                 Event::CredentialsRequired { .. } => panic!("credentials asked for: {event:?}"),
                 _ => {}
             }
@@ -462,4 +477,26 @@ fn cli_info_tells_encrypted_verified_from_unverified() {
         certs.server_fingerprint().unwrap()
     );
     assert!(out.contains(&expected), "{out}");
+}
+
+/// Client messages far larger than a TLS record (a big clipboard) go
+/// through both TLS engines, and the session goes on.
+#[test]
+fn a_large_clipboard_goes_through_tls() {
+    if !tools_available(&["qemu-system-x86_64", "openssl"]) {
+        return;
+    }
+    let certs = Certificates::generate().unwrap();
+    let text = "porthole ".repeat(40_000);
+    for (tls, config) in [
+        (QemuTls::X509(certs.dir().to_owned()), trusting(&certs)),
+        (QemuTls::Anonymous, Config::default()),
+    ] {
+        let qemu = qemu_with(tls, None);
+        let (mut session, mut stream) = run_with_stream(qemu.port, config, None).unwrap();
+        session.client_cut_text(&text);
+        session.request_update(false, None);
+        until_update(&mut session, &mut stream).unwrap();
+        assert!(session.is_connected());
+    }
 }

@@ -459,6 +459,13 @@ impl Write for Duplex {
 /// only at OpenSSL's security level 0.
 const ANONYMOUS_CIPHERS: &str = "aNULL:!eNULL:@SECLEVEL=0";
 
+/// The most plaintext put in one TLS record. QEMU reads its TLS channel
+/// 4096 bytes at a time and then waits for the socket: the rest of a larger
+/// record would sit decrypted in GnuTLS until the client sent more, so a
+/// large clipboard would stall the session. Records of at most this size
+/// are read whole.
+const MAX_RECORD_PLAINTEXT: usize = 4096;
+
 fn tls_error(what: &str, e: impl fmt::Display) -> Error {
     Error::Tls(format!("{what}: {e}"))
 }
@@ -548,12 +555,13 @@ impl TlsLayer {
             algorithms: provider.signature_verification_algorithms,
             verdict: Arc::clone(&verdict),
         };
-        let client = ClientConfig::builder_with_provider(provider)
+        let mut client = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| tls_error("cannot set up TLS", e))?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth();
+        client.max_fragment_size = Some(MAX_RECORD_PLAINTEXT);
         // Without a usable name nothing verifies; a pin still can.
         let name = config
             .server_name
@@ -604,7 +612,13 @@ impl TlsLayer {
                             .map_err(|e| tls_error("TLS failed", e))?;
                     }
                 }
-                self.established = !connection.is_handshaking();
+                if !self.established && !connection.is_handshaking() {
+                    self.established = true;
+                    // Everything written is passed on at once by `send`,
+                    // so rustls need not cap it: a large clipboard must
+                    // not fail for want of buffer.
+                    connection.set_buffer_limit(None);
+                }
             }
             Engine::Anonymous(stream) => {
                 stream.get_mut().incoming.extend_from_slice(ciphertext);
@@ -656,8 +670,9 @@ impl TlsLayer {
                 if self.established {
                     let mut rest = plain.as_slice();
                     while !rest.is_empty() {
+                        let chunk = rest.get(..MAX_RECORD_PLAINTEXT).unwrap_or(rest);
                         let n = stream
-                            .ssl_write(rest)
+                            .ssl_write(chunk)
                             .map_err(|e| tls_error("TLS failed", e))?;
                         rest = rest.get(n..).unwrap_or_default();
                     }
