@@ -500,3 +500,28 @@ fn a_large_clipboard_goes_through_tls() {
         assert!(session.is_connected());
     }
 }
+
+/// A self-signed certificate given as the CA file is trusted as it is
+/// (webpki alone refuses a CA certificate as the server's own); given
+/// another CA, it is refused with words a person understands.
+#[test]
+fn a_self_signed_certificate_given_as_ca_is_trusted() {
+    if !tools_available(&["Xvnc", "display", "import", "openssl"]) {
+        return;
+    }
+    let own = Certificates::self_signed().unwrap();
+    let other = Certificates::generate().unwrap();
+    let server = xvnc_with("X509None", &own, None);
+    let truth = server.screenshot().unwrap();
+    let session = run(server.port, trusting(&own), None).unwrap();
+    assert_eq!(
+        session.security_summary(),
+        SecuritySummary::EncryptedVerified {
+            fingerprint: fingerprint(&own),
+            pinned: false
+        }
+    );
+    images::assert_same(&truth, &screen(&session), "xvnc self-signed");
+    let err = run(server.port, trusting(&other), None).unwrap_err();
+    assert!(err.to_string().contains("self-signed"), "{err}");
+}

@@ -106,6 +106,36 @@ impl Certificates {
         Ok(Self { dir })
     }
 
+    /// A self-signed server certificate (made the way `openssl req -x509`
+    /// makes one, so it is also marked as a CA), which is also written as
+    /// `ca-cert.pem`.
+    pub fn self_signed() -> io::Result<Self> {
+        let dir = TempDir::new("porthole-tls")?;
+        let d = dir.path();
+        openssl(
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                "server-key.pem",
+                "-out",
+                "server-cert.pem",
+                "-addext",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ],
+            d,
+        )?;
+        std::fs::copy(d.join("server-cert.pem"), d.join("ca-cert.pem"))?;
+        Ok(Self { dir })
+    }
+
     /// The directory QEMU's `tls-creds-x509,dir=` takes.
     pub fn dir(&self) -> &Path {
         self.dir.path()

@@ -312,6 +312,10 @@ struct Verifier {
     /// `None` when there is no root to verify against.
     webpki: Option<Arc<WebPkiServerVerifier>>,
     pinned: Vec<Fingerprint>,
+    /// Certificates the user gave as trusted (a CA file): one that is the
+    /// server's own certificate, as people do with self-signed ones, is
+    /// trusted as it is.
+    exact: Vec<CertificateDer<'static>>,
     algorithms: WebPkiSupportedAlgorithms,
     verdict: Arc<Mutex<Verdict>>,
 }
@@ -343,6 +347,11 @@ fn explain(error: &rustls::Error) -> String {
                 "it is not valid yet".to_owned()
             }
             CertificateError::Revoked => "it was revoked".to_owned(),
+            other if format!("{other:?}").contains("CaUsedAsEndEntity") => {
+                "it is a certificate authority's, used as the server's own (a self-signed \
+                 certificate that no trusted authority signed)"
+                    .to_owned()
+            }
             other => format!("it is invalid ({other:?})"),
         },
         other => other.to_string(),
@@ -368,6 +377,10 @@ impl ServerCertVerifier for Verifier {
             return Err(rustls::Error::InvalidCertificate(
                 CertificateError::ApplicationVerificationFailure,
             ));
+        }
+        if self.exact.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
+            self.record(fingerprint, Outcome::Verified);
+            return Ok(ServerCertVerified::assertion());
         }
         let Some(webpki) = &self.webpki else {
             self.record(
@@ -552,6 +565,10 @@ impl TlsLayer {
         let verifier = Verifier {
             webpki,
             pinned: config.pinned.clone(),
+            exact: match &config.roots {
+                TrustRoots::Certificates(certs) => certs.to_vec(),
+                TrustRoots::System => Vec::new(),
+            },
             algorithms: provider.signature_verification_algorithms,
             verdict: Arc::clone(&verdict),
         };
