@@ -8,6 +8,9 @@ mod app;
 mod cli;
 mod config;
 mod connect_dialog;
+// Used by the VM manager UI (issue 6).
+#[allow(dead_code)]
+mod libvirt;
 mod preferences;
 mod target;
 

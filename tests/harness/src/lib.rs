@@ -2,7 +2,9 @@
 //! D-Bus, libvirt-dbus, VNC servers) for integration tests and stops them by
 //! PID when dropped, even when a test fails.
 
+pub mod bus;
 pub mod images;
+pub mod libvirt;
 pub mod process;
 pub mod qemu;
 pub mod tls;
