@@ -28,7 +28,10 @@ fn compile_resources(out: &Path) {
     run(
         Command::new("glib-compile-resources")
             .arg("--sourcedir=ui")
-            .arg(format!("--target={}", out.join("porthole.gresource").display()))
+            .arg(format!(
+                "--target={}",
+                out.join("porthole.gresource").display()
+            ))
             .arg("ui/porthole.gresource.xml"),
         "glib-compile-resources",
     );
@@ -38,15 +41,27 @@ fn compile_schemas(out: &Path) {
     println!("cargo:rerun-if-changed=data/io.github.porthole.Porthole.gschema.xml");
     let dir = out.join("schemas");
     std::fs::create_dir_all(&dir).expect("OUT_DIR is writable");
-    std::fs::copy("data/io.github.porthole.Porthole.gschema.xml", dir.join("io.github.porthole.Porthole.gschema.xml"))
-        .expect("data/io.github.porthole.Porthole.gschema.xml exists");
-    run(Command::new("glib-compile-schemas").arg("--strict").arg(&dir), "glib-compile-schemas");
+    std::fs::copy(
+        "data/io.github.porthole.Porthole.gschema.xml",
+        dir.join("io.github.porthole.Porthole.gschema.xml"),
+    )
+    .expect("data/io.github.porthole.Porthole.gschema.xml exists");
+    run(
+        Command::new("glib-compile-schemas")
+            .arg("--strict")
+            .arg(&dir),
+        "glib-compile-schemas",
+    );
 }
 
 fn compile_translations(out: &Path) {
     println!("cargo:rerun-if-changed=po");
     let linguas = std::fs::read_to_string("po/LINGUAS").expect("po/LINGUAS exists");
-    for lang in linguas.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for lang in linguas
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let dir = out.join("locale").join(lang).join("LC_MESSAGES");
         std::fs::create_dir_all(&dir).expect("OUT_DIR is writable");
         run(

@@ -5,7 +5,10 @@
 use gettextrs::gettext;
 use relm4::actions::{AccelsPlus, RelmAction, RelmActionGroup};
 use relm4::adw::prelude::*;
-use relm4::{adw, gtk, Component, ComponentController, ComponentParts, ComponentSender, Controller, SimpleComponent};
+use relm4::{
+    adw, gtk, Component, ComponentController, ComponentParts, ComponentSender, Controller,
+    SimpleComponent,
+};
 
 use crate::config;
 use crate::connect_dialog::{ConnectDialog, ConnectDialogOutput};
@@ -95,6 +98,7 @@ impl SimpleComponent for App {
                                 set_label: &gettext("Connections"),
                                 set_xalign: 0.0,
                                 set_margin_top: 12,
+                                set_margin_bottom: 6,
                                 set_margin_start: 12,
                                 set_margin_end: 12,
                                 add_css_class: "heading",
@@ -102,10 +106,12 @@ impl SimpleComponent for App {
                             gtk::Label {
                                 set_label: &gettext("No libvirt connection yet"),
                                 set_wrap: true,
+                                set_xalign: 0.0,
+                                set_margin_start: 12,
+                                set_margin_end: 12,
                                 set_vexpand: true,
                                 set_valign: gtk::Align::Start,
                                 add_css_class: "dim-label",
-                                add_css_class: "sidebar-placeholder",
                             },
                         },
 
@@ -114,10 +120,7 @@ impl SimpleComponent for App {
                             set_icon_name: Some("computer-symbolic"),
                             set_title: &gettext("No Virtual Machines"),
                             set_description: Some(&gettext(
-                                "Porthole manages virtual machines through libvirt, and none is reachable. \
-                                 Install libvirt-daemon and libvirt-dbus, and make sure you may use them \
-                                 (on most systems: be in the “libvirt” group). \
-                                 To see a remote desktop right away, connect to its VNC address.",
+                                "Porthole manages virtual machines through libvirt, and none is reachable. Install libvirt-daemon and libvirt-dbus, and make sure you may use them (on most systems: be in the “libvirt” group). To see a remote desktop right away, connect to its VNC address.",
                             )),
                             #[wrap(Some)]
                             set_child = &gtk::Button {
@@ -182,11 +185,15 @@ impl SimpleComponent for App {
     fn update(&mut self, msg: AppMsg, _sender: ComponentSender<Self>) {
         let window = relm4::main_application().active_window();
         match msg {
-            AppMsg::AskAddress => self.connect_dialog.emit(crate::connect_dialog::ConnectDialogMsg::Show),
+            AppMsg::AskAddress => self
+                .connect_dialog
+                .emit(crate::connect_dialog::ConnectDialogMsg::Show),
             AppMsg::Open(target) => {
                 // The console viewer is not built yet: say clearly what was understood.
-                let text = gettext("“{}” is a valid VNC address. The console viewer is not available yet.")
-                    .replace("{}", &target.address.to_string());
+                let text = gettext(
+                    "“{}” is a valid VNC address. The console viewer is not available yet.",
+                )
+                .replace("{}", &target.address.to_string());
                 self.toast(&text);
             }
             AppMsg::ShowError(text) => self.toast(&text),
@@ -215,7 +222,9 @@ fn install_actions(window: &adw::ApplicationWindow, sender: &ComponentSender<App
         s.input(AppMsg::ShowPreferences)
     }));
     let s = sender.clone();
-    app_actions.add_action(RelmAction::<AboutAction>::new_stateless(move |_| s.input(AppMsg::ShowAbout)));
+    app_actions.add_action(RelmAction::<AboutAction>::new_stateless(move |_| {
+        s.input(AppMsg::ShowAbout)
+    }));
     let quit_app = app.clone();
     app_actions.add_action(RelmAction::<QuitAction>::new_stateless(move |_| {
         for window in quit_app.windows() {

@@ -12,14 +12,14 @@ use crate::target;
 pub struct Flag {
     pub long: &'static str,
     pub short: u8,
-    /// Untranslated; translated where it is shown.
-    pub description: &'static str,
+    /// The translated text `--help` shows.
+    pub description: fn() -> String,
 }
 
 pub const OPTIONS: &[Flag] = &[Flag {
     long: "version",
     short: b'v',
-    description: "Print the version and exit",
+    description: || gettext("Print the version and exit"),
 }];
 
 /// Options that GLib itself handles.
@@ -66,7 +66,10 @@ mod tests {
     use super::*;
 
     fn run(args: &[&str]) -> Result<Check, String> {
-        let args: Vec<String> = std::iter::once("porthole").chain(args.iter().copied()).map(String::from).collect();
+        let args: Vec<String> = std::iter::once("porthole")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect();
         check(&args)
     }
 

@@ -31,9 +31,13 @@ pub fn settings() -> gio::Settings {
     let installed = gio::SettingsSchemaSource::default().and_then(|s| s.lookup(APP_ID, true));
     let schema = installed.or_else(|| {
         let dir = Path::new(BUILD_DIR).join("schemas");
-        gio::SettingsSchemaSource::from_directory(&dir, gio::SettingsSchemaSource::default().as_ref(), false)
-            .ok()
-            .and_then(|source| source.lookup(APP_ID, false))
+        gio::SettingsSchemaSource::from_directory(
+            &dir,
+            gio::SettingsSchemaSource::default().as_ref(),
+            false,
+        )
+        .ok()
+        .and_then(|source| source.lookup(APP_ID, false))
     });
     match schema {
         Some(schema) => gio::Settings::new_full(&schema, None::<&gio::SettingsBackend>, None),
@@ -45,9 +49,11 @@ pub fn settings() -> gio::Settings {
 /// The directory holding `LANG/LC_MESSAGES/porthole.mo`: `PREFIX/share/locale`
 /// next to an installed binary (also `/app` in Flatpak), else the build's.
 pub fn locale_dir() -> PathBuf {
-    let installed = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent()?.parent().map(|prefix| prefix.join("share/locale")));
+    let installed = std::env::current_exe().ok().and_then(|exe| {
+        exe.parent()?
+            .parent()
+            .map(|prefix| prefix.join("share/locale"))
+    });
     match installed {
         Some(dir) if has_catalogue(&dir) => dir,
         _ => Path::new(BUILD_DIR).join("locale"),
@@ -56,8 +62,11 @@ pub fn locale_dir() -> PathBuf {
 
 fn has_catalogue(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|entries| {
-        entries
-            .flatten()
-            .any(|lang| lang.path().join("LC_MESSAGES").join(format!("{GETTEXT_PACKAGE}.mo")).is_file())
+        entries.flatten().any(|lang| {
+            lang.path()
+                .join("LC_MESSAGES")
+                .join(format!("{GETTEXT_PACKAGE}.mo"))
+                .is_file()
+        })
     })
 }

@@ -49,7 +49,11 @@ impl SimpleComponent for ConnectDialog {
             .build()
     }
 
-    fn init(settings: Self::Init, root: Self::Root, sender: ComponentSender<Self>) -> ComponentParts<Self> {
+    fn init(
+        settings: Self::Init,
+        root: Self::Root,
+        sender: ComponentSender<Self>,
+    ) -> ComponentParts<Self> {
         root.add_responses(&[
             (RESPONSE_CANCEL, &gettext("_Cancel")),
             (RESPONSE_CONNECT, &gettext("C_onnect")),
@@ -81,7 +85,9 @@ impl SimpleComponent for ConnectDialog {
         let s = sender.clone();
         entry.connect_changed(move |_| s.input(ConnectDialogMsg::Changed));
         let s = sender.clone();
-        root.connect_response(None, move |_, response| s.input(ConnectDialogMsg::Response(response.to_string())));
+        root.connect_response(None, move |_, response| {
+            s.input(ConnectDialogMsg::Response(response.to_string()))
+        });
 
         let model = ConnectDialog {
             settings,
@@ -119,11 +125,13 @@ impl ConnectDialog {
     fn validate(&self) {
         let text = self.entry.text();
         let result = parse_address(&text);
-        self.dialog.set_response_enabled(RESPONSE_CONNECT, result.is_ok());
+        self.dialog
+            .set_response_enabled(RESPONSE_CONNECT, result.is_ok());
         // An empty entry is not an error yet: the user has not typed anything.
         let problem = result.err().filter(|_| !text.trim().is_empty());
         self.problem.set_visible(problem.is_some());
-        self.problem.set_label(problem.as_deref().unwrap_or_default());
+        self.problem
+            .set_label(problem.as_deref().unwrap_or_default());
         if problem.is_some() {
             self.entry.add_css_class("error");
         } else {

@@ -50,9 +50,7 @@ fn main() -> glib::ExitCode {
     app.set_flags(gio::ApplicationFlags::HANDLES_COMMAND_LINE);
     app.set_option_context_parameter_string(Some(&gettext("[ADDRESS | FILE.vv]")));
     app.set_option_context_summary(Some(&gettext(
-        "Manage virtual machines and view remote desktops.\n\n\
-         ADDRESS is a VNC server: host, host:DISPLAY, host::PORT, [IPv6]::PORT or vnc://host[:PORT].\n\
-         FILE.vv is a virt-viewer connection file.",
+        "Manage virtual machines and view remote desktops.\n\nADDRESS is a VNC server: host, host:DISPLAY, host::PORT, [IPv6]::PORT or vnc://host[:PORT].\nFILE.vv is a virt-viewer connection file.",
     )));
     for option in cli::OPTIONS {
         app.add_main_option(
@@ -60,7 +58,7 @@ fn main() -> glib::ExitCode {
             glib::Char::from(option.short),
             glib::OptionFlags::NONE,
             glib::OptionArg::None,
-            &gettext(option.description),
+            &(option.description)(),
             None,
         );
     }

@@ -20,7 +20,9 @@ pub fn show(parent: Option<&gtk::Window>, settings: &gtk::gio::Settings) {
         .title(gettext("General"))
         .icon_name("preferences-system-symbolic")
         .build();
-    let appearance = adw::PreferencesGroup::builder().title(gettext("Appearance")).build();
+    let appearance = adw::PreferencesGroup::builder()
+        .title(gettext("Appearance"))
+        .build();
 
     let labels = [gettext("Follow System"), gettext("Light"), gettext("Dark")];
     let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
@@ -30,11 +32,17 @@ pub fn show(parent: Option<&gtk::Window>, settings: &gtk::gio::Settings) {
         .model(&gtk::StringList::new(&label_refs))
         .build();
     let current = settings.string("style-variant");
-    let index = STYLES.iter().position(|s| *s == current.as_str()).unwrap_or(0);
+    let index = STYLES
+        .iter()
+        .position(|s| *s == current.as_str())
+        .unwrap_or(0);
     style.set_selected(u32::try_from(index).unwrap_or(0));
     let settings = settings.clone();
     style.connect_selected_notify(move |row| {
-        if let Some(nick) = usize::try_from(row.selected()).ok().and_then(|i| STYLES.get(i)) {
+        if let Some(nick) = usize::try_from(row.selected())
+            .ok()
+            .and_then(|i| STYLES.get(i))
+        {
             let _ = settings.set_string("style-variant", nick);
         }
     });

@@ -49,7 +49,10 @@ pub fn parse_vv_file(path: &Path) -> Result<ViewerTarget, String> {
         .map_err(|err| format!("{} {shown}: {err}", gettext("Cannot read")))?
         .len();
     if size > MAX_VV_FILE {
-        return Err(format!("{shown}: {}", gettext("too large to be a virt-viewer file")));
+        return Err(format!(
+            "{shown}: {}",
+            gettext("too large to be a virt-viewer file")
+        ));
     }
     let file = glib::KeyFile::new();
     file.load_from_file(path, glib::KeyFileFlags::NONE)
@@ -63,16 +66,18 @@ fn parse_vv(file: &glib::KeyFile) -> Result<ViewerTarget, String> {
     match get("type").as_deref() {
         Some("vnc") => {}
         Some(other) => {
-            return Err(gettext("the file asks for a “{}” console; Porthole opens VNC consoles only")
-                .replace("{}", other))
+            return Err(gettext(
+                "the file asks for a “{}” console; Porthole opens VNC consoles only",
+            )
+            .replace("{}", other))
         }
         None => return Err(gettext("the file has no [virt-viewer] type=vnc entry")),
     }
     let host = get("host").ok_or_else(|| gettext("the file names no host"))?;
     let port = get("port").ok_or_else(|| gettext("the file names no port"))?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| gettext("the file’s port “{}” is not a TCP port number").replace("{}", &port))?;
+    let port: u16 = port.parse().map_err(|_| {
+        gettext("the file’s port “{}” is not a TCP port number").replace("{}", &port)
+    })?;
     let host = if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]")
     } else {
@@ -94,14 +99,21 @@ mod tests {
 
     fn vv(text: &str) -> Result<ViewerTarget, String> {
         let file = glib::KeyFile::new();
-        file.load_from_data(text, glib::KeyFileFlags::NONE).map_err(|e| e.to_string())?;
+        file.load_from_data(text, glib::KeyFileFlags::NONE)
+            .map_err(|e| e.to_string())?;
         parse_vv(&file)
     }
 
     #[test]
     fn vv_file_with_vnc_gives_address_password_and_title() {
-        let target = vv("[virt-viewer]\ntype=vnc\nhost=192.0.2.7\nport=5905\npassword=s3cret\ntitle=Fedora\n").unwrap();
-        assert_eq!(target.address, "192.0.2.7::5905".parse::<Address>().unwrap());
+        let target = vv(
+            "[virt-viewer]\ntype=vnc\nhost=192.0.2.7\nport=5905\npassword=s3cret\ntitle=Fedora\n",
+        )
+        .unwrap();
+        assert_eq!(
+            target.address,
+            "192.0.2.7::5905".parse::<Address>().unwrap()
+        );
         assert_eq!(target.password.as_deref(), Some("s3cret"));
         assert_eq!(target.title.as_deref(), Some("Fedora"));
     }
@@ -120,8 +132,12 @@ mod tests {
 
     #[test]
     fn vv_file_without_port_or_with_bad_port_is_refused() {
-        assert!(vv("[virt-viewer]\ntype=vnc\nhost=h\n").unwrap_err().contains("port"));
-        assert!(vv("[virt-viewer]\ntype=vnc\nhost=h\nport=99999\n").unwrap_err().contains("99999"));
+        assert!(vv("[virt-viewer]\ntype=vnc\nhost=h\n")
+            .unwrap_err()
+            .contains("port"));
+        assert!(vv("[virt-viewer]\ntype=vnc\nhost=h\nport=99999\n")
+            .unwrap_err()
+            .contains("99999"));
     }
 
     #[test]

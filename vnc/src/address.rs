@@ -261,7 +261,10 @@ mod tests {
         assert_eq!(Address::parse("vnc://host:1"), tcp("host", 1));
         assert_eq!(Address::parse("vnc://"), Err(AddressError::UriWithoutHost));
         assert_eq!(Address::parse("vnc:///"), Err(AddressError::UriWithoutHost));
-        assert_eq!(Address::parse("vnc://:5901"), Err(AddressError::UriWithoutHost));
+        assert_eq!(
+            Address::parse("vnc://:5901"),
+            Err(AddressError::UriWithoutHost)
+        );
         assert_eq!(
             Address::parse("vnc://user@host"),
             Err(AddressError::UnsupportedUri("@".into()))

@@ -3,6 +3,7 @@
 //! PID when dropped, even when a test fails.
 
 pub mod bus;
+pub mod display;
 pub mod images;
 pub mod libvirt;
 pub mod process;
