@@ -45,10 +45,13 @@ pub fn parse_address(text: &str) -> Result<ViewerTarget, String> {
 /// Reads a virt-viewer connection file (`[virt-viewer]` with `type=vnc`).
 pub fn parse_vv_file(path: &Path) -> Result<ViewerTarget, String> {
     let shown = path.display();
-    let size = std::fs::metadata(path)
-        .map_err(|err| format!("{} {shown}: {err}", gettext("Cannot read")))?
-        .len();
-    if size > MAX_VV_FILE {
+    let metadata = std::fs::metadata(path)
+        .map_err(|err| format!("{} {shown}: {err}", gettext("Cannot read")))?;
+    // A pipe or device named *.vv would block the reader forever.
+    if !metadata.is_file() {
+        return Err(format!("{shown}: {}", gettext("not a virt-viewer file")));
+    }
+    if metadata.len() > MAX_VV_FILE {
         return Err(format!(
             "{shown}: {}",
             gettext("too large to be a virt-viewer file")
@@ -138,6 +141,21 @@ mod tests {
         assert!(vv("[virt-viewer]\ntype=vnc\nhost=h\nport=99999\n")
             .unwrap_err()
             .contains("99999"));
+    }
+
+    #[test]
+    fn a_pipe_named_vv_is_refused_without_reading_it() {
+        let dir = std::env::temp_dir().join(format!("porthole-vv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pipe = dir.join("console.vv");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&pipe)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let err = parse_vv_file(&pipe).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(err.contains("not a virt-viewer file"), "{err}");
     }
 
     #[test]

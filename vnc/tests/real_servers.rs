@@ -148,6 +148,37 @@ fn password_file(dir: &TempDir, password: &str) -> PathBuf {
     path
 }
 
+fn capture_with_password_file(address: &str, out: &Path, password_file: &Path) -> Run {
+    porthole_vnc(
+        &[
+            "capture",
+            address,
+            out.to_str().unwrap(),
+            "--password-file",
+            password_file.to_str().unwrap(),
+        ],
+        None,
+    )
+}
+
+/// The right password (from a file) gives the server's screen; a wrong one
+/// gives a one-line authentication error and no output file.
+fn assert_password_gate(server: &str, address: &str, password: &str, truth: &RgbImage) {
+    let dir = TempDir::new("porthole-auth").unwrap();
+    let out = dir.path().join("shot.png");
+    let run = capture_with_password_file(address, &out, &password_file(&dir, password));
+    run.assert_success(&format!("{server} with its password"));
+    images::assert_same(truth, &load(&out), &format!("{server} vnc auth capture"));
+    std::fs::remove_file(&out).unwrap();
+
+    // VNC authentication uses only the first 8 characters: differ early.
+    let bad = dir.path().join("bad");
+    std::fs::write(&bad, format!("x{password}")).unwrap();
+    let run = capture_with_password_file(address, &out, &bad);
+    run.assert_one_line_error("authentication failed");
+    assert!(!out.exists(), "a failed capture left {}", out.display());
+}
+
 #[test]
 fn xvnc_every_encoding_matches_the_screen() {
     if !tools_available(&["Xvnc", "display", "import"]) {
@@ -216,24 +247,11 @@ fn xvnc_vnc_auth_right_and_wrong_password() {
     .unwrap();
     server.show_image(&images::test_pattern(400, 300)).unwrap();
     let truth = server.screenshot().unwrap();
+    assert_password_gate("xvnc", &server.address(), "tiger-pw", &truth);
     let dir = TempDir::new("porthole-auth").unwrap();
     let good = password_file(&dir, "tiger-pw");
     let out = dir.path().join("shot.png");
     let out_str = out.to_str().unwrap();
-
-    let run = porthole_vnc(
-        &[
-            "capture",
-            &server.address(),
-            out_str,
-            "--password-file",
-            good.to_str().unwrap(),
-        ],
-        None,
-    );
-    run.assert_success("xvnc with the password from a file");
-    images::assert_same(&truth, &load(&out), "xvnc vnc auth capture");
-    std::fs::remove_file(&out).unwrap();
 
     // From standard input, both with '-' and when asked for.
     let run = porthole_vnc(
@@ -251,21 +269,6 @@ fn xvnc_vnc_auth_right_and_wrong_password() {
     let run = porthole_vnc(&["capture", &server.address(), out_str], Some("tiger-pw\n"));
     run.assert_success("xvnc with the password asked for on stdin");
     std::fs::remove_file(&out).unwrap();
-
-    let bad = dir.path().join("bad");
-    std::fs::write(&bad, "wrong").unwrap();
-    let run = porthole_vnc(
-        &[
-            "capture",
-            &server.address(),
-            out_str,
-            "--password-file",
-            bad.to_str().unwrap(),
-        ],
-        None,
-    );
-    run.assert_one_line_error("authentication failed");
-    assert!(!out.exists(), "a failed capture left {}", out.display());
 
     let run = porthole_vnc(&["capture", &server.address(), out_str], None);
     run.assert_one_line_error("password");
@@ -323,38 +326,7 @@ fn qemu_password_and_unix_socket() {
     })
     .unwrap();
     let truth = qemu.screendump().unwrap();
-    let dir = TempDir::new("porthole-qemu-auth").unwrap();
-    let good = password_file(&dir, "qemu-pw");
-    let out = dir.path().join("shot.png");
-    let out_str = out.to_str().unwrap();
-    let run = porthole_vnc(
-        &[
-            "capture",
-            &qemu.address(),
-            out_str,
-            "--password-file",
-            good.to_str().unwrap(),
-        ],
-        None,
-    );
-    run.assert_success("qemu with its password");
-    images::assert_same(&truth, &load(&out), "qemu vnc auth capture");
-    std::fs::remove_file(&out).unwrap();
-
-    let bad_dir = TempDir::new("porthole-bad").unwrap();
-    let bad = password_file(&bad_dir, "not-it");
-    let run = porthole_vnc(
-        &[
-            "capture",
-            &qemu.address(),
-            out_str,
-            "--password-file",
-            bad.to_str().unwrap(),
-        ],
-        None,
-    );
-    run.assert_one_line_error("authentication failed");
-    assert!(!out.exists());
+    assert_password_gate("qemu", &qemu.address(), "qemu-pw", &truth);
     drop(qemu);
 
     let mut qemu = Qemu::start(&QemuOptions {
@@ -363,7 +335,9 @@ fn qemu_password_and_unix_socket() {
     })
     .unwrap();
     let truth = qemu.screendump().unwrap();
-    let run = porthole_vnc(&["capture", &qemu.address(), out_str], None);
+    let dir = TempDir::new("porthole-qemu-unix").unwrap();
+    let out = dir.path().join("shot.png");
+    let run = porthole_vnc(&["capture", &qemu.address(), out.to_str().unwrap()], None);
     run.assert_success("qemu over a unix socket");
     images::assert_same(&truth, &load(&out), "qemu unix socket capture");
 }
@@ -397,38 +371,7 @@ fn x11vnc_with_a_password() {
     })
     .unwrap();
     let truth = server.screenshot().unwrap();
-    let dir = TempDir::new("porthole-x11vnc-auth").unwrap();
-    let good = password_file(&dir, "lvs-pw");
-    let out = dir.path().join("shot.png");
-    let out_str = out.to_str().unwrap();
-    let run = porthole_vnc(
-        &[
-            "capture",
-            &server.address(),
-            out_str,
-            "--password-file",
-            good.to_str().unwrap(),
-        ],
-        None,
-    );
-    run.assert_success("x11vnc with its password");
-    images::assert_same(&truth, &load(&out), "x11vnc vnc auth capture");
-    std::fs::remove_file(&out).unwrap();
-
-    let bad = dir.path().join("bad");
-    std::fs::write(&bad, "lvs-px").unwrap();
-    let run = porthole_vnc(
-        &[
-            "capture",
-            &server.address(),
-            out_str,
-            "--password-file",
-            bad.to_str().unwrap(),
-        ],
-        None,
-    );
-    run.assert_one_line_error("authentication failed");
-    assert!(!out.exists());
+    assert_password_gate("x11vnc", &server.address(), "lvs-pw", &truth);
 }
 
 /// The library path the app uses for libvirt consoles: a socket someone
