@@ -13,8 +13,10 @@
 mod connection;
 mod domain;
 mod error;
+mod host;
 mod proxies;
 mod stats;
+mod storage;
 mod variant;
 mod watch;
 mod xml;
@@ -29,7 +31,11 @@ pub use domain::{
 #[allow(unused_imports)]
 pub use error::{BusKind, Error, Result};
 #[allow(unused_imports)]
+pub use host::{HostCapabilities, UefiSupport};
+#[allow(unused_imports)]
 pub use stats::DomainStats;
+#[allow(unused_imports)]
+pub use storage::{StoragePool, StorageVolume, DEFAULT_POOL};
 #[allow(unused_imports)]
 pub use watch::{Change, DomainWatch};
 #[allow(unused_imports)]
