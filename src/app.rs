@@ -12,6 +12,7 @@ use relm4::{
 
 use crate::config;
 use crate::connect_dialog::{ConnectDialog, ConnectDialogOutput};
+use crate::manager::{Launch, Manager, ManagerMsg, ManagerOutput};
 use crate::target::ViewerTarget;
 
 #[derive(Debug)]
@@ -20,6 +21,8 @@ pub enum AppMsg {
     AskAddress,
     /// Open a console (from the dialog, the command line or a link).
     Open(ViewerTarget),
+    /// What a command line asks the VM manager to open.
+    Launch(Launch),
     ShowError(String),
     ShowPreferences,
     ShowAbout,
@@ -28,6 +31,7 @@ pub enum AppMsg {
 pub struct App {
     settings: relm4::gtk::gio::Settings,
     connect_dialog: Controller<ConnectDialog>,
+    manager: Controller<Manager>,
     toasts: adw::ToastOverlay,
 }
 
@@ -83,55 +87,8 @@ impl SimpleComponent for App {
                 toasts -> adw::ToastOverlay {
                     set_vexpand: true,
 
-                    gtk::Paned {
-                        set_position: 240,
-                        set_shrink_start_child: false,
-                        set_resize_start_child: false,
-
-                        #[wrap(Some)]
-                        set_start_child = &gtk::Box {
-                            set_orientation: gtk::Orientation::Vertical,
-                            add_css_class: "sidebar",
-                            set_width_request: 200,
-
-                            gtk::Label {
-                                set_label: &gettext("Connections"),
-                                set_xalign: 0.0,
-                                set_margin_top: 12,
-                                set_margin_bottom: 6,
-                                set_margin_start: 12,
-                                set_margin_end: 12,
-                                add_css_class: "heading",
-                            },
-                            gtk::Label {
-                                set_label: &gettext("No libvirt connection yet"),
-                                set_wrap: true,
-                                set_xalign: 0.0,
-                                set_margin_start: 12,
-                                set_margin_end: 12,
-                                set_vexpand: true,
-                                set_valign: gtk::Align::Start,
-                                add_css_class: "dim-label",
-                            },
-                        },
-
-                        #[wrap(Some)]
-                        set_end_child = &adw::StatusPage {
-                            set_icon_name: Some("computer-symbolic"),
-                            set_title: &gettext("No Virtual Machines"),
-                            set_description: Some(&gettext(
-                                "Porthole manages virtual machines through libvirt, and none is reachable. Install libvirt-daemon and libvirt-dbus, and make sure you may use them (on most systems: be in the “libvirt” group). To see a remote desktop right away, connect to its VNC address.",
-                            )),
-                            #[wrap(Some)]
-                            set_child = &gtk::Button {
-                                set_label: &gettext("Connect to VNC Address…"),
-                                set_halign: gtk::Align::Center,
-                                set_action_name: Some("win.connect-vnc"),
-                                add_css_class: "pill",
-                                add_css_class: "suggested-action",
-                            },
-                        },
-                    },
+                    #[local_ref]
+                    manager_root -> gtk::Paned {},
                 },
             },
 
@@ -170,12 +127,21 @@ impl SimpleComponent for App {
                 ConnectDialogOutput::Open(target) => AppMsg::Open(target),
             });
 
+        let manager =
+            Manager::builder()
+                .launch(settings.clone())
+                .forward(sender.input_sender(), |output| match output {
+                    ManagerOutput::Toast(text) => AppMsg::ShowError(text),
+                });
+
         let model = App {
             settings: settings.clone(),
             connect_dialog,
+            manager,
             toasts: adw::ToastOverlay::new(),
         };
         let toasts = &model.toasts;
+        let manager_root = model.manager.widget();
         let widgets = view_output!();
 
         install_actions(&widgets.main_window, &sender);
@@ -196,6 +162,7 @@ impl SimpleComponent for App {
                 .replace("{}", &target.address.to_string());
                 self.toast(&text);
             }
+            AppMsg::Launch(launch) => self.manager.emit(ManagerMsg::Launch(launch)),
             AppMsg::ShowError(text) => self.toast(&text),
             AppMsg::ShowPreferences => crate::preferences::show(window.as_ref(), &self.settings),
             AppMsg::ShowAbout => crate::about::show(window.as_ref()),

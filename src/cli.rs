@@ -5,6 +5,7 @@
 
 use gettextrs::gettext;
 
+use crate::libvirt::ConnectionSpec;
 use crate::target;
 
 /// A flag of Porthole's own, shown by `--help`.
@@ -21,6 +22,49 @@ pub const OPTIONS: &[Flag] = &[Flag {
     short: b'v',
     description: || gettext("Print the version and exit"),
 }];
+
+/// An option of Porthole's own that takes a value (`--name VALUE` or `--name=VALUE`).
+#[derive(Debug)]
+pub struct ValueFlag {
+    pub long: &'static str,
+    /// The translated text `--help` shows.
+    pub description: fn() -> String,
+    /// What the value is, as `--help` shows it (e.g. `URI`).
+    pub value_name: fn() -> String,
+    /// Refuses a value before the app starts; the error is one line.
+    pub check: fn(&str) -> Result<(), String>,
+}
+
+pub const VALUE_OPTIONS: &[ValueFlag] = &[
+    ValueFlag {
+        long: CONNECT,
+        description: || gettext("Open the libvirt connection URI (like virt-manager's --connect)"),
+        value_name: || gettext("URI"),
+        check: check_connection_uri,
+    },
+    ValueFlag {
+        long: SHOW_DOMAIN_CONSOLE,
+        description: || gettext("Open the console of the virtual machine NAME"),
+        value_name: || gettext("NAME"),
+        check: |_| Ok(()),
+    },
+    ValueFlag {
+        long: SHOW_DOMAIN_EDITOR,
+        description: || gettext("Open the details of the virtual machine NAME"),
+        value_name: || gettext("NAME"),
+        check: |_| Ok(()),
+    },
+];
+
+pub const CONNECT: &str = "connect";
+pub const SHOW_DOMAIN_CONSOLE: &str = "show-domain-console";
+pub const SHOW_DOMAIN_EDITOR: &str = "show-domain-editor";
+
+fn check_connection_uri(uri: &str) -> Result<(), String> {
+    ConnectionSpec::from_uri(uri).map(|_| ()).map_err(|_| {
+        gettext("unsupported connection URI “{}”: use qemu:///session, qemu:///system, test:///default or qemu+ssh://[user@]host/system").replace("{}", uri)
+    })
+}
 
 /// Options that GLib itself handles.
 const GLIB_OPTIONS: &[&str] = &[
@@ -41,7 +85,14 @@ pub enum Check {
 pub fn check(args: &[String]) -> Result<Check, String> {
     let mut version = false;
     let mut only_targets = false;
-    for arg in args.iter().skip(1) {
+    let mut args_iter = args.iter().skip(1);
+    while let Some(arg) = args_iter.next() {
+        if !only_targets {
+            if let Some(result) = check_value_option(arg, &mut args_iter) {
+                result?;
+                continue;
+            }
+        }
         if only_targets || !arg.starts_with('-') || arg == "-" {
             target::parse_argument(arg)?;
         } else if arg == "--" {
@@ -59,6 +110,33 @@ pub fn check(args: &[String]) -> Result<Check, String> {
         }
     }
     Ok(if version { Check::Version } else { Check::Run })
+}
+
+/// Checks `arg` if it is one of [`VALUE_OPTIONS`], taking its value from
+/// `rest` when it is not attached with `=`; `None` when it is not one.
+fn check_value_option<'a>(
+    arg: &str,
+    rest: &mut impl Iterator<Item = &'a String>,
+) -> Option<Result<(), String>> {
+    let body = arg.strip_prefix("--")?;
+    let (name, attached) = match body.split_once('=') {
+        Some((name, value)) => (name, Some(value)),
+        None => (body, None),
+    };
+    let option = VALUE_OPTIONS.iter().find(|o| o.long == name)?;
+    let value = match attached {
+        Some(value) => value,
+        None => match rest.next() {
+            Some(value) => value.as_str(),
+            None => {
+                return Some(Err(gettext(
+                    "option “--{}” needs a value; see porthole --help",
+                )
+                .replace("{}", name)))
+            }
+        },
+    };
+    Some((option.check)(value))
 }
 
 #[cfg(test)]
@@ -90,6 +168,63 @@ mod tests {
     fn bad_address_and_unknown_option_are_refused() {
         assert!(run(&["vnc://"]).unwrap_err().contains("VNC address"));
         assert!(run(&["--bogus"]).unwrap_err().contains("--bogus"));
+    }
+
+    #[test]
+    fn connection_and_domain_options_take_values() {
+        assert_eq!(run(&["--connect", "test:///default"]), Ok(Check::Run));
+        assert_eq!(
+            run(&["--connect=qemu+ssh://me@host/system"]),
+            Ok(Check::Run)
+        );
+        assert_eq!(
+            run(&[
+                "--connect",
+                "qemu:///system",
+                "--show-domain-editor",
+                "test"
+            ]),
+            Ok(Check::Run)
+        );
+        // A VM name that looks like an address is not taken for one.
+        assert_eq!(run(&["--show-domain-console", "vnc://"]), Ok(Check::Run));
+        assert!(run(&["--connect", "bad://"])
+            .unwrap_err()
+            .contains("bad://"));
+        assert!(run(&["--connect"]).unwrap_err().contains("--connect"));
+    }
+
+    #[test]
+    fn viewer_options_are_checked_before_the_app_starts() {
+        assert_eq!(
+            run(&["--full-screen", "--zoom", "150", "--view-only", "host:1"]),
+            Ok(Check::Run)
+        );
+        assert_eq!(
+            run(&[
+                "--kiosk",
+                "--kiosk-quit=on-disconnect",
+                "--hotkeys=quit=ctrl+alt+q",
+                "h:1"
+            ]),
+            Ok(Check::Run)
+        );
+        assert_eq!(
+            run(&["--keymap=F1=CTRL+ALT+F1", "--exclusive", "h:1"]),
+            Ok(Check::Run)
+        );
+        assert!(run(&["--zoom=1000", "h:1"]).unwrap_err().contains("1000"));
+        assert!(run(&["--shared", "--exclusive"]).is_err());
+        assert!(run(&["--hotkeys=explode=ctrl+x"])
+            .unwrap_err()
+            .contains("explode"));
+        assert!(run(&["--keymap=F1=NOKEY"]).unwrap_err().contains("NOKEY"));
+        assert!(run(&["--kiosk-quit", "sometimes"])
+            .unwrap_err()
+            .contains("sometimes"));
+        assert!(run(&["--auto-resize=maybe"]).is_err());
+        // The value of --zoom is not taken for an address.
+        assert_eq!(run(&["-z", "50"]), Ok(Check::Run));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod connect_dialog;
 // Used by the VM manager UI (issue 6).
 #[allow(dead_code)]
 mod libvirt;
+mod manager;
 mod preferences;
 mod target;
 
@@ -62,8 +63,23 @@ fn main() -> glib::ExitCode {
             None,
         );
     }
+    for option in cli::VALUE_OPTIONS {
+        app.add_main_option(
+            option.long,
+            glib::Char::from(0),
+            glib::OptionFlags::NONE,
+            glib::OptionArg::String,
+            &(option.description)(),
+            Some(&(option.value_name)()),
+        );
+    }
     app.connect_command_line(|app, command_line| {
         app.activate();
+        // Every command line, the first one too, tells the manager what to
+        // open; the first one also starts the saved connections.
+        APP_BROKER.send(AppMsg::Launch(manager::Launch::from_options(
+            &command_line.options_dict(),
+        )));
         let args = command_line.arguments();
         for arg in args.iter().skip(1) {
             let arg = arg.to_string_lossy();
