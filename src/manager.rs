@@ -6,6 +6,7 @@
 
 mod add_connection;
 mod connections;
+mod labelled;
 pub mod lifecycle;
 mod timing;
 mod vm_item;
@@ -14,9 +15,10 @@ mod vm_list;
 use gettextrs::gettext;
 use relm4::adw::{self, prelude::*};
 use relm4::gtk::{self, gio, glib};
-use relm4::{Component, ComponentParts, ComponentSender};
+use relm4::{Component, ComponentParts, ComponentSender, Controller};
 
 use crate::libvirt::{Action, Change, ConnectionSpec, DeleteOptions, DomainInfo, Hypervisor};
+use crate::new_vm::{NewVm, NewVmInit, NewVmOutput};
 use connections::{SidebarRow, Status};
 use vm_item::VmItem;
 use vm_list::{VmList, VmStore};
@@ -75,6 +77,12 @@ pub enum ManagerMsg {
     OpenSelected,
     Back,
     NewVm,
+    /// The assistant defined and started a VM on `connection`.
+    Created {
+        connection: u32,
+        info: DomainInfo,
+    },
+    Toast(String),
 }
 
 #[derive(Debug)]
@@ -145,6 +153,7 @@ pub struct Manager {
     pending: Option<(Option<u32>, String, DomainView)>,
     actions: gio::SimpleActionGroup,
     timings: timing::Timings,
+    new_vm: Option<Controller<NewVm>>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -329,6 +338,7 @@ impl Component for Manager {
             pending: None,
             actions,
             timings: timing::Timings::from_env(),
+            new_vm: None,
         };
         model.update_actions();
         ComponentParts { model, widgets: () }
@@ -380,11 +390,29 @@ impl Component for Manager {
                 self.page = None;
                 self.show_content();
             }
-            ManagerMsg::NewVm => {
-                // The assistant is not part of the app yet: say so rather than do nothing.
-                let _ = sender.output(ManagerOutput::Toast(gettext(
-                    "Creating virtual machines is not available yet",
-                )));
+            ManagerMsg::NewVm => self.new_vm(&sender),
+            ManagerMsg::Created { connection, info } => {
+                let Some(conn) = self.connection_mut(connection) else {
+                    return;
+                };
+                let path = info.path.as_str().to_owned();
+                conn.vms.upsert(info);
+                let vms = conn.vms.len();
+                self.set_status(connection, Status::Connected { vms });
+                let item = self
+                    .connection(connection)
+                    .and_then(|c| c.vms.get(&path))
+                    .cloned();
+                if let Some(item) = item {
+                    if self.selected != Some(connection) {
+                        self.select_row(connection);
+                    }
+                    self.list.select(&item);
+                    self.open_page(connection, &item, DomainView::Console);
+                }
+            }
+            ManagerMsg::Toast(text) => {
+                let _ = sender.output(ManagerOutput::Toast(text));
             }
         }
     }
@@ -872,6 +900,28 @@ impl Manager {
         });
     }
 
+    /// Opens the New VM assistant for the selected connection.
+    fn new_vm(&mut self, sender: &ComponentSender<Self>) {
+        let Some(conn) = self.selected_connection() else {
+            return;
+        };
+        let Some(hypervisor) = conn.hypervisor.clone() else {
+            return;
+        };
+        let connection = conn.id;
+        let mut builder = NewVm::builder();
+        if let Some(window) = self.window() {
+            builder = builder.transient_for(&window);
+        }
+        self.new_vm = Some(builder.launch(NewVmInit { hypervisor }).forward(
+            sender.input_sender(),
+            move |output| match output {
+                NewVmOutput::Created(info) => ManagerMsg::Created { connection, info },
+                NewVmOutput::Toast(text) => ManagerMsg::Toast(text),
+            },
+        ));
+    }
+
     fn window(&self) -> Option<gtk::Window> {
         self.root.root().and_downcast::<gtk::Window>()
     }
@@ -978,17 +1028,13 @@ fn vm_menu() -> gio::Menu {
 /// The bar under the list: new VM, the common actions, the rest in a menu.
 fn action_bar(menu: &gio::Menu) -> gtk::ActionBar {
     let bar = gtk::ActionBar::new();
-    let new_vm = gtk::Button::builder()
-        .icon_name("list-add-symbolic")
-        .tooltip_text(gettext("New Virtual Machine…"))
-        .action_name("vm.new")
-        .build();
+    let new_vm = labelled::icon_button("list-add-symbolic", &gettext("New Virtual Machine…"));
+    new_vm.set_action_name(Some("vm.new"));
     bar.pack_start(&new_vm);
-    let more = gtk::MenuButton::builder()
-        .icon_name("view-more-symbolic")
-        .tooltip_text(gettext("More Actions"))
-        .menu_model(menu)
-        .build();
+    let more: gtk::MenuButton = labelled::labelled("GtkMenuButton", &gettext("More Actions"));
+    more.set_icon_name("view-more-symbolic");
+    more.set_tooltip_text(Some(&gettext("More Actions")));
+    more.set_menu_model(Some(menu));
     bar.pack_end(&more);
     for (icon, label, action) in [
         (
@@ -1013,11 +1059,8 @@ fn action_bar(menu: &gio::Menu) -> gtk::ActionBar {
             "vm.start",
         ),
     ] {
-        let button = gtk::Button::builder()
-            .icon_name(icon)
-            .tooltip_text(&label)
-            .action_name(action)
-            .build();
+        let button = labelled::icon_button(icon, &label);
+        button.set_action_name(Some(action));
         // Only what the state allows is shown, so the bar stays short.
         button.set_visible(false);
         button.connect_sensitive_notify(|button| button.set_visible(button.is_sensitive()));

@@ -115,12 +115,13 @@ impl SidebarRow {
         text.append(&title);
         text.append(&status);
         let spinner = gtk::Spinner::new();
-        let remove = gtk::Button::builder()
-            .icon_name("window-close-symbolic")
-            .tooltip_text(gettext("Remove Connection"))
-            .valign(gtk::Align::Center)
-            .css_classes(["flat", "circular"])
-            .build();
+        let remove = super::labelled::icon_button(
+            "window-close-symbolic",
+            &gettext("Remove Connection {}").replace("{}", &title_text),
+        );
+        remove.set_valign(gtk::Align::Center);
+        remove.add_css_class("flat");
+        remove.add_css_class("circular");
         let content = gtk::Box::builder()
             .spacing(8)
             .margin_top(4)
