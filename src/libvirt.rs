@@ -15,6 +15,7 @@ mod domain;
 mod error;
 mod host;
 mod proxies;
+mod ssh;
 mod stats;
 mod storage;
 mod variant;
@@ -32,6 +33,8 @@ pub use domain::{
 pub use error::{BusKind, Error, Result};
 #[allow(unused_imports)]
 pub use host::{HostCapabilities, UefiSupport};
+#[allow(unused_imports)]
+pub use ssh::{open_console_stream, SshCommand, ASKPASS_ENV};
 #[allow(unused_imports)]
 pub use stats::DomainStats;
 #[allow(unused_imports)]

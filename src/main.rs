@@ -5,6 +5,7 @@
 
 mod about;
 mod app;
+mod askpass;
 mod cli;
 mod config;
 mod connect_dialog;
@@ -28,6 +29,10 @@ static APP_BROKER: MessageBroker<AppMsg> = MessageBroker::new();
 
 fn main() -> glib::ExitCode {
     init_i18n();
+    // Started by ssh as its askpass (remote connections): ask, answer, exit.
+    if askpass::requested() {
+        return askpass::run(&std::env::args().collect::<Vec<_>>());
+    }
     // Answered here rather than in GApplication's handle-local-options:
     // `RelmApp::run` loses the exit status and, when the app quits before
     // its main loop, waits for an event that never comes.

@@ -12,6 +12,7 @@ use zbus::zvariant::{ObjectPath, OwnedObjectPath};
 use super::domain::{Domain, DomainInfo};
 use super::error::{BusKind, Error, Result};
 use super::proxies::{self, ConnectProxy, StoragePoolProxy, StorageVolProxy};
+use super::ssh::SshCommand;
 use super::variant::Params;
 use super::xml::DomainOverview;
 
@@ -152,38 +153,8 @@ impl ConnectionSpec {
 }
 
 /// The D-Bus address that runs `ssh` to reach `host`'s system bus.
-/// `BatchMode` keeps ssh from prompting on a terminal the app does not
-/// have: keys or an agent must already work (the app asks for anything
-/// else itself). D-Bus addresses escape everything but a few safe bytes.
 pub fn ssh_address(host: &str, user: Option<&str>) -> String {
-    let target = match user {
-        Some(user) => format!("{user}@{host}"),
-        None => host.to_owned(),
-    };
-    let args = [
-        "-oBatchMode=yes",
-        "-oServerAliveInterval=15",
-        "--",
-        target.as_str(),
-        "systemd-stdio-bridge",
-    ];
-    let mut address = String::from("unixexec:path=ssh,argv0=ssh");
-    for (i, arg) in args.iter().enumerate() {
-        address.push_str(&format!(",argv{}={}", i + 1, escape_address_value(arg)));
-    }
-    address
-}
-
-fn escape_address_value(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_/.\\*".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02x}"));
-        }
-    }
-    out
+    SshCommand::new(host, user).dbus_address()
 }
 
 /// One libvirt connection through libvirt-dbus. Cheap to clone.
@@ -208,9 +179,13 @@ impl Hypervisor {
             Bus::Session => zbus::Connection::session().await.map_err(unreachable)?,
             Bus::System => zbus::Connection::system().await.map_err(unreachable)?,
             Bus::Address(address) => connect_address(address).await.map_err(unreachable)?,
-            Bus::Ssh { host, user } => connect_address(&ssh_address(host, user.as_deref()))
-                .await
-                .map_err(unreachable)?,
+            Bus::Ssh { host, user } => {
+                let ssh = SshCommand::new(host, user.as_deref());
+                ssh.prepare();
+                connect_address(&ssh.dbus_address())
+                    .await
+                    .map_err(unreachable)?
+            }
         };
         let connect = proxies::build::<ConnectProxy>(
             &conn,
@@ -425,19 +400,5 @@ mod tests {
         ] {
             assert!(ConnectionSpec::from_uri(bad).is_err(), "{bad} accepted");
         }
-    }
-
-    #[test]
-    fn ssh_address_runs_the_bridge_without_prompts_and_escapes_the_host() {
-        let address = ssh_address("host.example", Some("alice"));
-        assert_eq!(
-            address,
-            "unixexec:path=ssh,argv0=ssh,argv1=-oBatchMode%3dyes,argv2=-oServerAliveInterval%3d15,\
-             argv3=--,argv4=alice%40host.example,argv5=systemd-stdio-bridge"
-        );
-        // A host name cannot smuggle another address key in.
-        assert!(ssh_address("h,argv9=x", None).contains("argv4=h%2cargv9%3dx"));
-        let parsed: Result<zbus::Address, _> = address.as_str().try_into();
-        assert!(parsed.is_ok(), "{parsed:?}");
     }
 }

@@ -8,6 +8,7 @@ pub mod images;
 pub mod libvirt;
 pub mod process;
 pub mod qemu;
+pub mod ssh;
 pub mod tls;
 pub mod x11vnc;
 pub mod xvnc;
