@@ -638,17 +638,28 @@ fn radio_row(
     (row, check)
 }
 
+/// A widget of GTK class `class` with an accessible name: GTK 4.8's Rust
+/// bindings cannot set one (`update_property` needs 4.10), GtkBuilder can.
+fn with_accessible_label<W: IsA<gtk::glib::Object>>(class: &str, label: &str) -> W {
+    let ui = format!(
+        "<interface><object class='{class}' id='widget'><accessibility>\
+         <property name='label'>{}</property></accessibility></object></interface>",
+        gtk::glib::markup_escape_text(label)
+    );
+    gtk::Builder::from_string(&ui)
+        .object::<W>("widget")
+        .unwrap_or_else(|| panic!("GtkBuilder made no {class}"))
+}
+
 fn spin_row(
     title: &str,
     adjustment: gtk::Adjustment,
     digits: u32,
 ) -> (adw::ActionRow, gtk::SpinButton) {
-    let spin = gtk::SpinButton::new(Some(&adjustment), 1.0, digits);
+    let spin: gtk::SpinButton = with_accessible_label("GtkSpinButton", title);
+    spin.configure(Some(&adjustment), 1.0, digits);
     spin.set_valign(gtk::Align::Center);
     spin.set_numeric(true);
-    // Read as its description by screen readers (an accessible label
-    // needs GTK 4.10's bindings).
-    spin.set_tooltip_text(Some(title));
     let row = adw::ActionRow::builder()
         .title(title)
         .activatable_widget(&spin)
@@ -720,11 +731,10 @@ fn build(root: &adw::Window, sender: &ComponentSender<NewVm>, hypervisor: &Hyper
     let media_path = adw::EntryRow::builder()
         .title(gettext("Image file"))
         .build();
-    let choose = gtk::Button::builder()
-        .icon_name("document-open-symbolic")
-        .valign(gtk::Align::Center)
-        .tooltip_text(gettext("Choose…"))
-        .build();
+    let choose: gtk::Button = with_accessible_label("GtkButton", &gettext("Choose…"));
+    choose.set_icon_name("document-open-symbolic");
+    choose.set_valign(gtk::Align::Center);
+    choose.set_tooltip_text(Some(&gettext("Choose…")));
     choose.add_css_class("flat");
     if matches!(hypervisor.spec().bus, Bus::Ssh { .. }) {
         // A local file chooser would show this computer's files.
@@ -780,11 +790,9 @@ fn build(root: &adw::Window, sender: &ComponentSender<NewVm>, hypervisor: &Hyper
     page(&stack, "resources", &[&group]);
 
     // Storage.
-    let new_disk = gtk::Switch::builder()
-        .active(true)
-        .valign(gtk::Align::Center)
-        .build();
-    new_disk.set_tooltip_text(Some(&gettext("Create a new disk")));
+    let new_disk: gtk::Switch = with_accessible_label("GtkSwitch", &gettext("Create a new disk"));
+    new_disk.set_active(true);
+    new_disk.set_valign(gtk::Align::Center);
     let new_disk_row = adw::ActionRow::builder()
         .title(gettext("Create a new disk"))
         .activatable_widget(&new_disk)
