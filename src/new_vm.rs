@@ -288,11 +288,17 @@ impl NewVm {
     }
 
     fn plan(&self) -> Plan {
+        // Typed text becomes a spin button's value only on Enter or focus
+        // out: take what is shown.
+        for spin in [&self.w.memory, &self.w.vcpus, &self.w.disk_size] {
+            spin.update();
+        }
         let media = self.media();
         let new_disk =
             (self.w.new_disk.is_active() && !matches!(media, Media::Disk(_))).then(|| NewDisk {
                 pool: self.pools.get(self.w.pool.selected() as usize).cloned(),
-                bytes: (self.w.disk_size.value() * f64::from(1u32 << 30)) as u64,
+                // Whole MiB: image formats round to sectors or clusters anyway.
+                bytes: ((self.w.disk_size.value() * 1024.0).ceil() as u64) << 20,
             });
         let firmware = if self.w.uefi.is_active() && self.uefi_available() {
             Firmware::Uefi
@@ -469,21 +475,30 @@ impl NewVm {
             .map(|m| m as f64)
             .unwrap_or(FALLBACK_MAX_MEMORY_MIB)
             .max(MIN_MEMORY_MIB);
+        // The user may have typed values before the host answered: keep them.
+        self.w.memory.update();
+        self.w.vcpus.update();
+        let untouched = self.w.memory.value() == DEFAULT_MEMORY_MIB;
         self.w.memory.set_range(MIN_MEMORY_MIB, max_memory);
-        // Half the host at most by default, so the host stays usable.
-        self.w.memory.set_value(
-            DEFAULT_MEMORY_MIB
-                .min((max_memory / 2.0).max(MIN_MEMORY_MIB))
-                .round(),
-        );
+        if untouched {
+            // Half the host at most by default, so the host stays usable.
+            self.w.memory.set_value(
+                DEFAULT_MEMORY_MIB
+                    .min((max_memory / 2.0).max(MIN_MEMORY_MIB))
+                    .round(),
+            );
+        }
         if let Some(total) = host.memory_mib {
             self.w
                 .memory_row
                 .set_subtitle(&gettext("The host has {} MiB").replace("{}", &total.to_string()));
         }
         let cpus = f64::from(host.cpus);
+        let untouched = self.w.vcpus.value() == DEFAULT_VCPUS;
         self.w.vcpus.set_range(1.0, cpus);
-        self.w.vcpus.set_value(DEFAULT_VCPUS.min(cpus));
+        if untouched {
+            self.w.vcpus.set_value(DEFAULT_VCPUS.min(cpus));
+        }
         self.w.vcpus_row.set_subtitle(
             &gettext("The host has {} processors").replace("{}", &host.cpus.to_string()),
         );

@@ -4,7 +4,7 @@
 
 use roxmltree::{Document, Node};
 
-use super::connection::Hypervisor;
+use super::connection::{Bus, Hypervisor};
 use super::error::{Error, Result};
 use super::xml::VirtType;
 
@@ -45,6 +45,11 @@ impl Hypervisor {
                 .map(|map| u32::try_from(map.len()).unwrap_or(u32::MAX))
                 .unwrap_or(1),
         };
+        // libvirt lists KVM when its daemon can open /dev/kvm, which says
+        // nothing about QEMU running as libvirt's user; on this machine
+        // the device's permissions can be checked too.
+        let local = !matches!(self.spec().bus, Bus::Ssh { .. });
+        let kvm = kvm && (!local || VirtType::detect() == VirtType::Kvm);
         let virt_type = if kvm { VirtType::Kvm } else { VirtType::Qemu };
         let virt = match virt_type {
             VirtType::Kvm => "kvm",

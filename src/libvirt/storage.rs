@@ -220,6 +220,15 @@ impl StoragePool {
         Ok(volumes)
     }
 
+    /// Stops the pool and forgets it, leaving its directory and files.
+    pub async fn undefine(&self) -> Result<()> {
+        let err = |e| self.hypervisor.error(e);
+        if self.active {
+            self.proxy.destroy().await.map_err(err)?;
+        }
+        self.proxy.undefine().await.map_err(err)
+    }
+
     /// Stops the pool, removes its directory (libvirt refuses while it
     /// holds files) and forgets it.
     pub async fn delete(&self) -> Result<()> {

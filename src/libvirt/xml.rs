@@ -319,6 +319,8 @@ pub struct NewDomain {
     pub firmware: Firmware,
     pub virt_type: VirtType,
     pub network: NetworkChoice,
+    /// Try a network (PXE) boot after the disks.
+    pub network_boot: bool,
 }
 
 impl NewDomain {
@@ -334,6 +336,7 @@ impl NewDomain {
             firmware: Firmware::Bios,
             virt_type: VirtType::detect(),
             network: NetworkChoice::User,
+            network_boot: false,
         }
     }
 
@@ -355,7 +358,11 @@ impl NewDomain {
         if self.iso.is_some() {
             xml.push_str("    <boot dev='cdrom'/>\n");
         }
-        xml.push_str("    <boot dev='hd'/>\n  </os>\n");
+        xml.push_str("    <boot dev='hd'/>\n");
+        if self.network_boot {
+            xml.push_str("    <boot dev='network'/>\n");
+        }
+        xml.push_str("  </os>\n");
         xml.push_str("  <features><acpi/><apic/></features>\n");
         xml.push_str("  <clock offset='utc'/>\n  <on_poweroff>destroy</on_poweroff>\n");
         xml.push_str("  <devices>\n");

@@ -81,7 +81,8 @@ pub async fn create(hypervisor: &Hypervisor, plan: &Plan) -> Result<DomainInfo, 
     new.virt_type = plan.virt_type;
     new.network = network_for(hypervisor).await;
     match &plan.media {
-        Media::None => {}
+        // Without network the guest could not boot from it.
+        Media::None => new.network_boot = new.network != NetworkChoice::None,
         Media::Iso(path) => new.iso = Some(path.clone()),
         Media::Disk(path) => new.disk = Some(path.clone()),
     }
