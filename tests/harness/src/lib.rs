@@ -2,6 +2,7 @@
 //! D-Bus, libvirt-dbus, VNC servers) for integration tests and stops them by
 //! PID when dropped, even when a test fails.
 
+pub mod a11y;
 pub mod bus;
 pub mod display;
 pub mod images;
