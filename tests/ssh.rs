@@ -191,6 +191,7 @@ async fn a_password_and_an_unknown_host_key_are_asked_in_a_dialog() {
         return;
     }
     let display = Display::start(1024, 768).expect("Xvfb");
+    let _display_turn = DISPLAY_TURN.lock().await;
     std::fs::write(wrapper.join("display"), display.name()).expect("display file");
     let alias = format!("pwhost{}", remote.sshd.port());
     let hosts = wrapper.join("hosts");
@@ -254,6 +255,54 @@ async fn a_password_and_an_unknown_host_key_are_asked_in_a_dialog() {
     );
     let _ = std::fs::remove_file(wrapper.join("display"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusing_an_unknown_host_key_fails_with_sshs_reason() {
+    let wrapper = ssh_wrapper_dir();
+    let Some(remote) = remote(true) else {
+        return;
+    };
+    if !process::tools_available(&["Xvfb", "xdotool"]) {
+        return;
+    }
+    let display = Display::start(1024, 768).expect("Xvfb");
+    // Tests share the wrapper: only one may own its display at a time.
+    let _display_turn = DISPLAY_TURN.lock().await;
+    std::fs::write(wrapper.join("display"), display.name()).expect("display file");
+    let alias = format!("refusedhost{}", remote.sshd.port());
+    remote
+        .sshd
+        .client_config(&wrapper.join("hosts"), &alias, true)
+        .expect("client config");
+    let connecting = tokio::spawn({
+        let spec = spec(&alias);
+        async move { Hypervisor::connect(&spec).await }
+    });
+    let window = display
+        .wait_for_window("SSH Login", DIALOG_TIMEOUT)
+        .expect("the host key question appears in a dialog");
+    xdotool(&display, &["windowfocus", "--sync", &window.to_string()]);
+    press_closing_key(&display, window, "Escape");
+    let result = tokio::time::timeout(DIALOG_TIMEOUT, connecting)
+        .await
+        .expect("the refusal ends the attempt")
+        .expect("task");
+    let _ = std::fs::remove_file(wrapper.join("display"));
+    match result {
+        Err(error) => {
+            let message = error.to_string();
+            assert!(
+                message.contains(&format!("cannot log in to {alias} over SSH"))
+                    && message.contains("Host key verification failed"),
+                "{message}"
+            );
+        }
+        Ok(_) => panic!("connected although the host key was refused"),
+    }
+}
+
+/// One askpass display at a time in the shared `ssh` wrapper.
+static DISPLAY_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The askpass protocol on its own: the prompt in argv[1], the answer on
 /// stdout with exit 0, and exit 1 with nothing printed when cancelled.

@@ -179,13 +179,15 @@ impl Hypervisor {
             Bus::Session => zbus::Connection::session().await.map_err(unreachable)?,
             Bus::System => zbus::Connection::system().await.map_err(unreachable)?,
             Bus::Address(address) => connect_address(address).await.map_err(unreachable)?,
-            Bus::Ssh { host, user } => {
-                let ssh = SshCommand::new(host, user.as_deref());
-                ssh.prepare();
-                connect_address(&ssh.dbus_address())
-                    .await
-                    .map_err(unreachable)?
-            }
+            Bus::Ssh { host, user } => SshCommand::new(host, user.as_deref())
+                .connect()
+                .await
+                .map_err(|failure| match failure.ssh {
+                    Some(said) => {
+                        Error::Libvirt(format!("cannot log in to {host} over SSH: {said}"))
+                    }
+                    None => unreachable(failure.error),
+                })?,
         };
         let connect = proxies::build::<ConnectProxy>(
             &conn,

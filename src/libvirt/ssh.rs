@@ -6,7 +6,9 @@
 
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::connection::{Bus, Hypervisor};
 use super::domain::Domain;
@@ -105,12 +107,25 @@ impl SshCommand {
     /// The D-Bus address that runs `ssh HOST systemd-stdio-bridge` (through
     /// `env`, since a D-Bus address cannot set environment variables).
     pub fn dbus_address(&self) -> String {
+        self.dbus_address_logging(None)
+    }
+
+    /// As [`Self::dbus_address`], with ssh's messages (why a login failed)
+    /// written to `log` through `sh` rather than to the app's stderr.
+    fn dbus_address_logging(&self, log: Option<&Path>) -> String {
         let mut argv: Vec<String> = self
             .env()
             .into_iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        argv.push("ssh".to_owned());
+        if let Some(log) = log {
+            argv.push("sh".to_owned());
+            argv.push("-c".to_owned());
+            argv.push("exec ssh \"$@\" 2>\"$0\"".to_owned());
+            argv.push(log.to_string_lossy().into_owned());
+        } else {
+            argv.push("ssh".to_owned());
+        }
         argv.extend(self.args());
         argv.push("systemd-stdio-bridge".to_owned());
         let mut address = String::from("unixexec:path=env,argv0=env");
@@ -120,6 +135,37 @@ impl SshCommand {
         address
     }
 
+    /// Opens the D-Bus connection to the host's system bus. When ssh
+    /// fails (login refused or cancelled, unknown host, host key changed)
+    /// the error is ssh's own words rather than an ended D-Bus handshake.
+    pub(super) async fn connect(&self) -> std::result::Result<zbus::Connection, SshFailure> {
+        self.prepare();
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let dir = self
+            .control_dir
+            .clone()
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let log = dir.join(format!(
+            "porthole-ssh-{}-{}.log",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let address = self.dbus_address_logging(Some(&log));
+        let result = async {
+            zbus::connection::Builder::address(address.as_str())?
+                .build()
+                .await
+        }
+        .await;
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        // ssh keeps writing to the open file; the name is not needed.
+        let _ = std::fs::remove_file(&log);
+        result.map_err(|error| SshFailure {
+            ssh: ssh_reason(&said),
+            error,
+        })
+    }
     /// A process whose stdin and stdout are a TCP connection to
     /// `address:port` as the remote host sees it (`ssh -W`, so nothing
     /// needs to be installed there).
@@ -147,6 +193,25 @@ impl SshCommand {
             let _ = std::fs::DirBuilder::new().mode(0o700).create(dir);
         }
     }
+}
+
+/// Why a connection over SSH did not come up.
+#[derive(Debug)]
+pub(super) struct SshFailure {
+    /// What ssh said, if it said anything.
+    pub ssh: Option<String>,
+    pub error: zbus::Error,
+}
+
+/// The lines of ssh's stderr that say what went wrong (not its warnings,
+/// such as a host key just added to known_hosts).
+fn ssh_reason(stderr: &str) -> Option<String> {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Warning: Permanently added"))
+        .collect();
+    (!lines.is_empty()).then(|| lines.join(" "))
 }
 
 /// zbus (5.x) takes `unixexec` values verbatim, without percent-decoding,
