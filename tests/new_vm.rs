@@ -11,10 +11,20 @@ mod src {
     pub mod libvirt;
 }
 
+use std::time::{Duration, Instant};
+
+use porthole_harness::a11y::{A11y, AccessibilityBus, Node};
 use porthole_harness::bus::PrivateBus;
-use porthole_harness::libvirt::{libvirt_dbus_available, LibvirtDbus};
-use porthole_harness::process::TempDir;
-use src::libvirt::{Bus, ConnectionSpec, Driver, Hypervisor, UefiSupport};
+use porthole_harness::display::Display;
+use porthole_harness::libvirt::{libvirt_dbus_available, LibvirtDbus, Libvirtd, Mode};
+use porthole_harness::process::{in_ci, tools_available, ServerProcess, TempDir};
+use src::libvirt::{
+    Bus, ConnectionSpec, DeleteOptions, DiskSource, DomainState, Driver, Hypervisor, UefiSupport,
+};
+
+const PORTHOLE: &str = env!("CARGO_BIN_EXE_porthole");
+/// Far above what a step takes; only a loaded CI machine comes near it.
+const WAIT: Duration = Duration::from_secs(30);
 
 struct TestDriver {
     // Field order: libvirt-dbus goes before its bus.
@@ -132,4 +142,493 @@ async fn host_limits_come_from_libvirt() {
         "{:?}",
         host.uefi
     );
+}
+
+fn ui_tools_present() -> bool {
+    let tools = [
+        "Xvfb",
+        "dbus-daemon",
+        "dbus-send",
+        "/usr/libexec/at-spi-bus-launcher",
+    ];
+    if !tools_available(&tools) {
+        assert!(
+            !in_ci(),
+            "CI must have {tools:?} (packages xvfb, dbus, at-spi2-core)"
+        );
+        eprintln!("SKIPPED: needs {tools:?}");
+        return false;
+    }
+    libvirt_dbus_available()
+}
+
+/// One app at a time: each brings a display and buses, and the machine
+/// running the tests has few cores.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The real app on its own display, with libvirt-dbus on a private bus
+/// (as the session bus for the test driver, or as the system bus).
+struct App {
+    // Drop order: the app first, then libvirt-dbus, then the buses.
+    process: ServerProcess,
+    _service: LibvirtDbus,
+    root: Node,
+    _a11y_bus: AccessibilityBus,
+    bus: PrivateBus,
+    display: Display,
+    _config: TempDir,
+    _turn: std::sync::MutexGuard<'static, ()>,
+}
+
+impl App {
+    fn start(mode: Mode, uri: &str) -> Self {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let display = Display::start(1280, 800).expect("Xvfb");
+        let bus = PrivateBus::start().expect("private bus");
+        let service = LibvirtDbus::start_mode(&bus, mode).expect("libvirt-dbus");
+        let a11y_bus = AccessibilityBus::start(bus.address()).expect("a11y bus");
+        let config = TempDir::new("porthole-newvm").expect("config dir");
+        let mut command = display.command(PORTHOLE);
+        a11y_bus.enable(&mut command);
+        command
+            .args(["--connect", uri])
+            .env("GSETTINGS_BACKEND", "memory")
+            .env("XDG_CONFIG_HOME", config.path())
+            .env("XDG_DATA_HOME", config.path())
+            .env("LANG", "C.UTF-8")
+            .env_remove("LANGUAGE");
+        if mode == Mode::System {
+            command.env("DBUS_SYSTEM_BUS_ADDRESS", bus.address());
+        }
+        let process = ServerProcess::spawn("porthole", command).expect("porthole");
+        let a11y = A11y::connect(bus.address()).expect("a11y");
+        let root = a11y.app("porthole", WAIT).expect("the app on the a11y bus");
+        root.find("window", "Porthole", WAIT).expect("main window");
+        Self {
+            process,
+            _service: service,
+            root,
+            _a11y_bus: a11y_bus,
+            bus,
+            display,
+            _config: config,
+            _turn: turn,
+        }
+    }
+
+    fn find(&self, below: &Node, role: &str, name: &str) -> Node {
+        below
+            .find(role, name, WAIT)
+            .unwrap_or_else(|e| panic!("{e}\napp stderr:\n{}", self.process.stderr()))
+    }
+
+    fn click(&self, below: &Node, name: &str) {
+        self.find(below, "button", name)
+            .do_action("click")
+            .unwrap_or_else(|e| panic!("clicking {name}: {e}"));
+    }
+
+    /// Waits until some drawn text below `node` contains `text`.
+    fn shows_text(&self, node: &Node, text: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let tree = node.dump_string(3000);
+            if tree.contains(text) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "“{text}” never showed; the window holds:\n{tree}\napp stderr:\n{}",
+                self.process.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Opens the assistant and returns its window.
+    fn open_assistant(&self) -> Node {
+        let button = self
+            .root
+            .find_where("the New Virtual Machine button", WAIT, |role, name| {
+                role == "button" && name.contains("New Virtual Machine")
+            })
+            .expect("New Virtual Machine button");
+        button
+            .do_action("click")
+            .expect("click New Virtual Machine");
+        self.find(&self.root, "window", "New Virtual Machine")
+    }
+
+    /// Types into the text field of the row titled `title` (an entry
+    /// row, or an action row holding a spin button).
+    fn set_field(&self, window: &Node, title: &str, text: &str) {
+        let deadline = Instant::now() + WAIT;
+        let field = loop {
+            let rows = window.find_all("", title).unwrap_or_default();
+            let field = rows.iter().find_map(|row| {
+                row.find_all_where(|role, _| role == "text box" || role == "spin button")
+                    .ok()?
+                    .into_iter()
+                    .next()
+            });
+            if let Some(field) = field {
+                break field;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no field in a row “{title}”; the window holds:\n{}",
+                window.dump_string(400)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        field
+            .set_text(text)
+            .unwrap_or_else(|e| panic!("typing into {title}: {e}"));
+    }
+
+    /// Clicks the middle of `node` with the pointer (for widgets that
+    /// offer no accessible action in GTK 4.8, such as check buttons).
+    fn click_at(&self, node: &Node) {
+        let (x, y, w, h) = node.extents().expect("extents");
+        let mut click = self.display.command("xdotool");
+        click.args([
+            "mousemove",
+            &(x + w / 2).to_string(),
+            &(y + h / 2).to_string(),
+            "click",
+            "1",
+        ]);
+        porthole_harness::process::run(click).expect("xdotool click");
+    }
+
+    /// Checks the check (or radio) button `name`, clicking again while the
+    /// page still slides in under the pointer.
+    fn check(&self, window: &Node, name: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let button = self.find(window, "checkbox", name);
+            if button.has_state("checked").unwrap_or(false) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "“{name}” never got checked");
+            self.click_at(&button);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    fn screenshot(&self, name: &str) {
+        let path = std::env::temp_dir().join(format!("porthole-newvm-{name}.png"));
+        let _ = self.display.screenshot(None, &path);
+        eprintln!("screenshot: {}", path.display());
+    }
+}
+
+#[test]
+fn the_assistant_creates_and_starts_a_vm_and_keeps_values_on_errors() {
+    if !ui_tools_present() {
+        return;
+    }
+    let app = App::start(Mode::Session, "test:///default");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let hypervisor = runtime
+        .block_on(Hypervisor::connect(&ConnectionSpec {
+            bus: Bus::Address(app.bus.address().to_owned()),
+            driver: Driver::Test,
+        }))
+        .expect("client");
+
+    let window = app.open_assistant();
+    // A taken name is refused with the reason, and nothing goes on.
+    app.set_field(&window, "Name", "test");
+    app.click(&window, "Next");
+    app.shows_text(&window, "A virtual machine called “test” exists already");
+    app.set_field(&window, "Name", "porthole-ui");
+    app.click(&window, "Next");
+    app.check(&window, "No media");
+    app.click(&window, "Next");
+    // The test driver's fake host: 16 CPUs, 6 GiB.
+    app.shows_text(&window, "The host has 16 processors");
+    app.click(&window, "Next");
+    app.shows_text(&window, "default-pool");
+    app.click(&window, "Next");
+    // The test driver cannot tell about UEFI firmware: BIOS only, and why.
+    app.shows_text(&window, "cannot say whether it has UEFI firmware");
+    app.click(&window, "Next");
+    app.shows_text(
+        &window,
+        "New 20.0 GiB disk “porthole-ui.qcow2” in pool default-pool",
+    );
+
+    // libvirt refuses: the disk's name is taken. The error shows, the
+    // assistant stays with every value, and Create works once it is free.
+    let blocker = runtime.block_on(async {
+        let pool = hypervisor.storage_pool("default-pool").await.expect("pool");
+        pool.create_volume("porthole-ui.qcow2", 1 << 20)
+            .await
+            .expect("blocking volume")
+    });
+    app.click(&window, "Create");
+    app.shows_text(&window, "Could not create the virtual machine");
+    app.shows_text(&window, "porthole-ui.qcow2");
+    app.screenshot("error");
+    assert!(
+        runtime
+            .block_on(hypervisor.domain_by_name("porthole-ui"))
+            .is_err(),
+        "a failed Create leaves no VM behind"
+    );
+    runtime.block_on(blocker.delete()).expect("free the name");
+    app.click(&window, "Create");
+
+    // The VM exists, runs, and has what was chosen; the assistant closed.
+    let deadline = Instant::now() + WAIT;
+    let domain = loop {
+        if let Ok(domain) = runtime.block_on(hypervisor.domain_by_name("porthole-ui")) {
+            break domain;
+        }
+        assert!(Instant::now() < deadline, "the VM was not created");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (state, overview) = runtime.block_on(async {
+        (
+            domain.state().await.expect("state").0,
+            domain.overview().await.expect("overview"),
+        )
+    });
+    assert_eq!(state, DomainState::Running);
+    assert_eq!(overview.memory_kib, 2048 * 1024);
+    assert_eq!(overview.vcpus, 2);
+    assert_eq!(
+        overview.disks[0].source,
+        Some(DiskSource::File("/default-pool/porthole-ui.qcow2".into()))
+    );
+    app.shows_text(&app.root, "porthole-ui");
+    let deadline = Instant::now() + WAIT;
+    while !app
+        .root
+        .find_all("window", "New Virtual Machine")
+        .unwrap_or_default()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the assistant stayed open");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    app.screenshot("created");
+}
+
+/// A real guest from the assistant: libvirtd (root) with QEMU (TCG), the
+/// app on `qemu:///system` through libvirt-dbus on a private system bus.
+/// With no storage pool on the host the assistant makes the default one;
+/// the VM gets a new small disk, starts, and SeaBIOS draws its screen
+/// (nothing to boot from), read through the VM's console.
+#[test]
+fn the_assistant_creates_a_vm_that_boots_on_real_qemu() {
+    if !ui_tools_present() || !Libvirtd::available() {
+        return;
+    }
+    let daemons = Libvirtd::start().expect("libvirtd");
+    let app = App::start(Mode::System, "qemu:///system");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let hypervisor = runtime
+        .block_on(Hypervisor::connect(&ConnectionSpec {
+            bus: Bus::Address(app.bus.address().to_owned()),
+            driver: Driver::Qemu,
+        }))
+        .expect("client");
+    let pools_before: Vec<String> = runtime
+        .block_on(hypervisor.storage_pools())
+        .expect("pools")
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    let name = format!("porthole-newvm-{}", std::process::id());
+    let pool_dir_existed = std::path::Path::new("/var/lib/libvirt/images").exists();
+
+    let window = app.open_assistant();
+    app.set_field(&window, "Name", &name);
+    app.click(&window, "Next");
+    app.check(&window, "No media");
+    app.click(&window, "Next");
+    app.set_field(&window, "Memory (MiB)", "256");
+    app.set_field(&window, "Processors", "1");
+    app.click(&window, "Next");
+    app.set_field(&window, "Disk size (GiB)", "0.1");
+    if pools_before.is_empty() {
+        app.shows_text(&window, "one will be created");
+    }
+    app.click(&window, "Next");
+    // Debian's QEMU has no OVMF unless the ovmf package is installed.
+    if !std::path::Path::new("/usr/share/OVMF").exists() {
+        app.shows_text(&window, "No UEFI firmware is installed on the host");
+    }
+    app.click(&window, "Next");
+    app.screenshot("qemu-summary");
+    app.click(&window, "Create");
+
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(120);
+    let domain = loop {
+        if let Ok(domain) = runtime.block_on(hypervisor.domain_by_name(&name)) {
+            if runtime.block_on(domain.state()).map(|s| s.0).ok() == Some(DomainState::Running) {
+                break domain;
+            }
+        }
+        if !app
+            .root
+            .find_all_where(|_, n| n.contains("Could not create"))
+            .unwrap_or_default()
+            .is_empty()
+        {
+            app.screenshot("qemu-error");
+            panic!("creating failed:\n{}", window.dump_string(400));
+        }
+        assert!(Instant::now() < deadline, "the VM did not start");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    eprintln!("created and running {:?} after Create", started.elapsed());
+
+    let cleanup = Cleanup {
+        runtime: &runtime,
+        hypervisor: hypervisor.clone(),
+        domain: domain.clone(),
+        pool_created: pools_before.is_empty(),
+        keep_dir: pool_dir_existed,
+    };
+    let overview = runtime.block_on(domain.overview()).expect("overview");
+    assert_eq!(overview.memory_kib, 256 * 1024);
+    assert_eq!(overview.vcpus, 1);
+    let pool = runtime
+        .block_on(hypervisor.storage_pool(src::libvirt::DEFAULT_POOL))
+        .or_else(|e| {
+            assert!(!pools_before.is_empty(), "no default pool was created: {e}");
+            runtime.block_on(hypervisor.default_pool())
+        })
+        .expect("the pool");
+    assert!(pool.active);
+    let volume = runtime
+        .block_on(pool.volumes())
+        .expect("volumes")
+        .into_iter()
+        .find(|v| v.name == format!("{name}.qcow2"))
+        .expect("the new disk volume");
+    // 0.1 GiB, in whole MiB.
+    assert_eq!(volume.capacity, 103 << 20);
+    assert_eq!(
+        overview.disks[0].source,
+        Some(DiskSource::File(volume.path.to_string_lossy().into_owned()))
+    );
+    assert!(volume.path.is_file(), "{:?} is not on disk", volume.path);
+    let shown = runtime.block_on(seabios_screen(&domain));
+    assert!(shown, "the guest's screen stayed black: SeaBIOS never drew");
+    drop(cleanup);
+    assert!(
+        runtime.block_on(hypervisor.domain_by_name(&name)).is_err(),
+        "the VM was not deleted"
+    );
+    assert!(!volume.path.exists(), "the disk was not deleted");
+    drop(app);
+    drop(daemons);
+}
+
+/// Removes the VM, its disk and (if the test made it) the pool, also when
+/// the test fails, so no guest or file outlives it.
+struct Cleanup<'r> {
+    runtime: &'r tokio::runtime::Runtime,
+    hypervisor: Hypervisor,
+    domain: src::libvirt::Domain,
+    pool_created: bool,
+    /// The pool's directory was there before: leave it.
+    keep_dir: bool,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        self.runtime.block_on(async {
+            let _ = self.domain.force_off().await;
+            match self
+                .domain
+                .delete(DeleteOptions {
+                    storage: true,
+                    nvram: false,
+                })
+                .await
+            {
+                Ok(failures) if failures.is_empty() => {}
+                other => eprintln!("cleaning up the VM: {other:?}"),
+            }
+            if self.pool_created {
+                if let Ok(pool) = self
+                    .hypervisor
+                    .storage_pool(src::libvirt::DEFAULT_POOL)
+                    .await
+                {
+                    let result = if self.keep_dir {
+                        pool.undefine().await
+                    } else {
+                        pool.delete().await
+                    };
+                    if let Err(error) = result {
+                        eprintln!("cleaning up the pool: {error}");
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Reads the guest's screen through its console (`OpenGraphicsFD`) until
+/// SeaBIOS has drawn text (pixels that are not black), and saves it.
+async fn seabios_screen(domain: &src::libvirt::Domain) -> bool {
+    use porthole_vnc::driver::{self, DriverEvent, Stream};
+    use porthole_vnc::proto::{Config, Event};
+    let Ok(fd) = domain.open_graphics_fd().await else {
+        return false;
+    };
+    let stream = Stream::from_fd(fd).expect("stream");
+    let (handle, mut events, task) = driver::spawn(stream, Config::default(), None);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut shown = false;
+    while Instant::now() < deadline && !shown {
+        let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(30), events.recv()).await
+        else {
+            break;
+        };
+        match event {
+            DriverEvent::Session(Event::UpdateComplete) => {
+                let framebuffer = handle.lock_framebuffer();
+                shown = framebuffer
+                    .data()
+                    .chunks_exact(4)
+                    .filter(|p| p[0] > 128 || p[1] > 128 || p[2] > 128)
+                    .count()
+                    > 200;
+                if shown {
+                    let (w, h) = (framebuffer.width(), framebuffer.height());
+                    let mut image = image::RgbImage::new(u32::from(w), u32::from(h));
+                    for (pixel, bgrx) in image.pixels_mut().zip(framebuffer.data().chunks_exact(4))
+                    {
+                        *pixel = image::Rgb([bgrx[2], bgrx[1], bgrx[0]]);
+                    }
+                    let path = std::env::temp_dir().join("porthole-newvm-guest.png");
+                    let _ = image.save(&path);
+                    eprintln!("guest screen: {}", path.display());
+                } else {
+                    handle.request_update(true, None);
+                }
+            }
+            DriverEvent::Closed(_) => break,
+            DriverEvent::Session(_) => {}
+        }
+    }
+    handle.shutdown();
+    let _ = task.await;
+    shown
 }
