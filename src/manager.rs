@@ -15,20 +15,14 @@ mod vm_list;
 use gettextrs::gettext;
 use relm4::adw::{self, prelude::*};
 use relm4::gtk::{self, gio, glib};
-use relm4::{Component, ComponentParts, ComponentSender, Controller};
+use relm4::{Component, ComponentController, ComponentParts, ComponentSender, Controller};
 
 use crate::libvirt::{Action, Change, ConnectionSpec, DeleteOptions, DomainInfo, Hypervisor};
 use crate::new_vm::{NewVm, NewVmInit, NewVmOutput};
+use crate::vm_page::{VmPage, VmPageInit, VmPageMsg, VmPageOutput, VmTab};
 use connections::{SidebarRow, Status};
 use vm_item::VmItem;
 use vm_list::{VmList, VmStore};
-
-/// What `--show-domain-console` and `--show-domain-editor` open.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DomainView {
-    Console,
-    Details,
-}
 
 /// What a command line asks the manager to open.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -36,7 +30,7 @@ pub struct Launch {
     /// `--connect URI`: select this connection, adding it for this run.
     pub connect: Option<ConnectionSpec>,
     /// `--show-domain-*`: open this VM once its connection lists it.
-    pub show: Option<(String, DomainView)>,
+    pub show: Option<(String, VmTab)>,
 }
 
 impl Launch {
@@ -46,10 +40,8 @@ impl Launch {
         let connect =
             string(crate::cli::CONNECT).and_then(|uri| ConnectionSpec::from_uri(&uri).ok());
         let show = string(crate::cli::SHOW_DOMAIN_CONSOLE)
-            .map(|name| (name, DomainView::Console))
-            .or_else(|| {
-                string(crate::cli::SHOW_DOMAIN_EDITOR).map(|name| (name, DomainView::Details))
-            });
+            .map(|name| (name, VmTab::Console))
+            .or_else(|| string(crate::cli::SHOW_DOMAIN_EDITOR).map(|name| (name, VmTab::Overview)));
         Self { connect, show }
     }
 }
@@ -83,6 +75,10 @@ pub enum ManagerMsg {
         info: DomainInfo,
     },
     Toast(String),
+    /// The VM page's thumbnail of its console.
+    Thumbnail(zbus::zvariant::OwnedObjectPath, gtk::gdk::Texture),
+    /// A VM page went away (its controller was dropped).
+    PageClosed,
 }
 
 #[derive(Debug)]
@@ -133,6 +129,7 @@ impl Drop for Connection {
 struct OpenPage {
     connection: u32,
     path: String,
+    page: Controller<VmPage>,
 }
 
 pub struct Manager {
@@ -147,10 +144,12 @@ pub struct Manager {
     content: gtk::Stack,
     error_page: adw::StatusPage,
     missing_page: adw::StatusPage,
-    page_slot: adw::StatusPage,
+    /// Holds the open VM's page below a bar with the way back.
+    page_slot: gtk::Box,
+    page_title: gtk::Label,
     page: Option<OpenPage>,
     /// `--show-domain-*` waiting for its connection's list.
-    pending: Option<(Option<u32>, String, DomainView)>,
+    pending: Option<(Option<u32>, String, VmTab)>,
     actions: gio::SimpleActionGroup,
     timings: timing::Timings,
     new_vm: Option<Controller<NewVm>>,
@@ -304,11 +303,23 @@ impl Component for Manager {
             .build();
         content.add_named(&missing_page, Some("missing"));
 
-        // Stands in for the VM page until it is part of the app.
-        let page_slot = adw::StatusPage::builder()
-            .icon_name("computer-symbolic")
-            .child(&pill_button(&gettext("Back to the List"), "vm.back", false))
+        let page_bar = gtk::Box::builder()
+            .spacing(6)
+            .margin_top(6)
+            .margin_start(6)
+            .margin_end(6)
             .build();
+        let back = labelled::icon_button("go-previous-symbolic", &gettext("Back to the List"));
+        back.set_action_name(Some("vm.back"));
+        page_bar.append(&back);
+        let page_title = gtk::Label::builder()
+            .xalign(0.0)
+            .ellipsize(gtk::pango::EllipsizeMode::End)
+            .css_classes(["title-4"])
+            .build();
+        page_bar.append(&page_title);
+        let page_slot = gtk::Box::new(gtk::Orientation::Vertical, 0);
+        page_slot.append(&page_bar);
         content.add_named(&page_slot, Some("page"));
         root.set_end_child(Some(&content));
 
@@ -334,6 +345,7 @@ impl Component for Manager {
             error_page,
             missing_page,
             page_slot,
+            page_title,
             page: None,
             pending: None,
             actions,
@@ -369,7 +381,7 @@ impl Component for Manager {
                     self.list.show_store(&conn.vms.store);
                 }
                 if self.page.as_ref().is_some_and(|p| p.connection != id) {
-                    self.page = None;
+                    self.close_page();
                 }
                 self.show_content();
                 self.update_actions();
@@ -383,13 +395,10 @@ impl Component for Manager {
             } => self.perform(action, path, options, &sender),
             ManagerMsg::OpenSelected => {
                 if let (Some(item), Some(connection)) = (self.list.selected(), self.selected) {
-                    self.open_page(connection, &item, DomainView::Details);
+                    self.open_page(connection, &item, VmTab::Overview, &sender);
                 }
             }
-            ManagerMsg::Back => {
-                self.page = None;
-                self.show_content();
-            }
+            ManagerMsg::Back => self.close_page(),
             ManagerMsg::NewVm => self.new_vm(&sender),
             ManagerMsg::Created { connection, info } => {
                 let Some(conn) = self.connection_mut(connection) else {
@@ -408,12 +417,23 @@ impl Component for Manager {
                         self.select_row(connection);
                     }
                     self.list.select(&item);
-                    self.open_page(connection, &item, DomainView::Console);
+                    self.open_page(connection, &item, VmTab::Console, &sender);
                 }
             }
             ManagerMsg::Toast(text) => {
                 let _ = sender.output(ManagerOutput::Toast(text));
             }
+            ManagerMsg::Thumbnail(path, texture) => {
+                let item = self.page.as_ref().and_then(|page| {
+                    self.connection(page.connection)
+                        .and_then(|c| c.vms.get(path.as_str()))
+                });
+                if let Some(item) = item {
+                    item.set_thumbnail(Some(texture));
+                }
+            }
+            // Pages close only when the manager drops them, which it did.
+            ManagerMsg::PageClosed => {}
         }
     }
 
@@ -426,7 +446,7 @@ impl Component for Manager {
             }
             ManagerCmd::Failed(id, message) => {
                 self.set_status(id, Status::Failed(message));
-                self.settle_pending();
+                self.settle_pending(&sender);
             }
             ManagerCmd::Change(id, change) => self.apply(id, change, &sender),
             ManagerCmd::Done {
@@ -482,7 +502,7 @@ impl Manager {
         if let Some(id) = select {
             self.select_row(id);
         }
-        self.settle_pending();
+        self.settle_pending(sender);
     }
 
     fn add_connection(
@@ -564,7 +584,7 @@ impl Manager {
         }
         if self.selected == Some(id) {
             self.selected = None;
-            self.page = None;
+            self.close_page();
             match self.connections.first().map(|c| c.id) {
                 Some(next) => self.select_row(next),
                 None => {
@@ -630,7 +650,7 @@ impl Manager {
                 if selected {
                     self.timings.listed(&self.root, count);
                 }
-                self.settle_pending();
+                self.settle_pending(sender);
             }
             Change::Added(info) => {
                 conn.vms.upsert(info);
@@ -647,8 +667,7 @@ impl Manager {
                     .as_ref()
                     .is_some_and(|p| p.connection == id && p.path == path.as_str())
                 {
-                    self.page = None;
-                    self.show_content();
+                    self.close_page();
                     if let Some(name) = name {
                         let _ = sender.output(ManagerOutput::Toast(
                             gettext("“{}” was deleted").replace("{}", &name),
@@ -657,7 +676,7 @@ impl Manager {
                 }
             }
             Change::StateChanged(info) | Change::Updated(info) => {
-                shown = Some((info.name.clone(), info.state));
+                shown = Some(info.clone());
                 conn.vms.upsert(info);
                 if selected {
                     self.list.state_changed();
@@ -670,11 +689,16 @@ impl Manager {
             }
             Change::Network { .. } | Change::StoragePool { .. } => {}
         }
-        if let Some((name, state)) = shown {
+        if let Some(info) = shown {
             if selected {
-                self.timings.state_shown(&self.root, &name, state);
+                self.timings.state_shown(&self.root, &info.name, info.state);
             }
-            self.refresh_page();
+            if let Some(page) = &self.page {
+                if page.connection == id && page.path == info.path.as_str() {
+                    page.page.emit(VmPageMsg::Info(info));
+                }
+            }
+            self.refresh_page_title();
         }
         self.update_actions();
     }
@@ -709,7 +733,7 @@ impl Manager {
 
     /// Opens a `--show-domain-*` VM once its connection listed it, or says
     /// that it does not exist once every connection it may be on answered.
-    fn settle_pending(&mut self) {
+    fn settle_pending(&mut self, sender: &ComponentSender<Self>) {
         let Some((connection, name, view)) = self.pending.clone() else {
             return;
         };
@@ -731,7 +755,7 @@ impl Manager {
                         .unwrap_or_else(gio::ListStore::new::<VmItem>),
                 );
                 self.list.select(&item);
-                self.open_page(id, &item, view);
+                self.open_page(id, &item, view, sender);
                 return;
             }
         }
@@ -754,26 +778,61 @@ impl Manager {
         }
     }
 
-    fn open_page(&mut self, connection: u32, item: &VmItem, _view: DomainView) {
+    fn open_page(
+        &mut self,
+        connection: u32,
+        item: &VmItem,
+        tab: VmTab,
+        sender: &ComponentSender<Self>,
+    ) {
+        let Some(conn) = self.connection(connection) else {
+            return;
+        };
+        let (Some(hypervisor), Some(info)) = (conn.hypervisor.clone(), item.info()) else {
+            return;
+        };
+        self.close_page();
+        let page = VmPage::builder()
+            .launch(VmPageInit {
+                hypervisor,
+                info,
+                tab,
+            })
+            .forward(sender.input_sender(), |output| match output {
+                VmPageOutput::Toast(text) => ManagerMsg::Toast(text),
+                VmPageOutput::Lifecycle(action) => ManagerMsg::Lifecycle(action),
+                VmPageOutput::Thumbnail(path, texture) => ManagerMsg::Thumbnail(path, texture),
+                VmPageOutput::Closed => ManagerMsg::PageClosed,
+            });
+        self.page_slot.append(page.widget());
         self.page = Some(OpenPage {
             connection,
             path: item.path(),
+            page,
         });
-        self.refresh_page();
+        self.refresh_page_title();
         self.show_content();
+        self.update_actions();
     }
 
-    /// Shows the open VM's current facts on its page.
-    fn refresh_page(&self) {
+    /// Drops the open VM page (its console disconnects) and shows the list.
+    fn close_page(&mut self) {
+        if let Some(open) = self.page.take() {
+            self.page_slot.remove(open.page.widget());
+        }
+        self.show_content();
+        self.update_actions();
+    }
+
+    /// The open VM's name above its page.
+    fn refresh_page_title(&self) {
         let Some(page) = &self.page else { return };
-        let Some(item) = self
+        if let Some(item) = self
             .connection(page.connection)
             .and_then(|c| c.vms.get(&page.path))
-        else {
-            return;
-        };
-        self.page_slot.set_title(&item.name());
-        self.page_slot.set_description(Some(&item.state_text()));
+        {
+            self.page_title.set_label(&item.name());
+        }
     }
 
     /// The VM the lifecycle actions apply to: the page's, else the selected row's.
