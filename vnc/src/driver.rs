@@ -211,6 +211,7 @@ enum Command {
     Xvp(XvpAction),
     AudioFormat(AudioFormat),
     Audio(bool),
+    LocalCursor(bool),
     Shutdown,
 }
 
@@ -356,6 +357,12 @@ impl Handle {
         self.send(Command::Audio(enable));
     }
 
+    /// Whether to ask for the cursor shape or let the server draw the
+    /// cursor into the picture ([`Session::set_local_cursor`]).
+    pub fn set_local_cursor(&self, local: bool) {
+        self.send(Command::LocalCursor(local));
+    }
+
     /// Flushes what is queued for the server, closes the connection, and
     /// ends the event stream with `Closed(Ok(()))`.
     pub fn shutdown(&self) {
@@ -488,6 +495,7 @@ impl Task {
             Command::Audio(enable) => {
                 let _ = session.audio_enable(enable);
             }
+            Command::LocalCursor(local) => session.set_local_cursor(local),
             Command::Shutdown => {}
         }
         Ok(())

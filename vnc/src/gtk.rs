@@ -10,8 +10,9 @@
 //! Split by concern: [`display`] (the GObject, properties, signals, the
 //! connection), `render` (GL and software drawing, the crate's only
 //! `unsafe` code), `input` (keyboard, pointer, grab), [`scaling`]
-//! (geometry), `cursor` and `clipboard`.
+//! (geometry), `cursor`, `clipboard` and `audio`.
 
+mod audio;
 mod clipboard;
 mod cursor;
 pub mod display;
@@ -22,6 +23,8 @@ pub mod scaling;
 use std::io;
 use std::sync::OnceLock;
 
+pub use audio::AUDIO_SINK_ENV;
+pub use cursor::CursorMode;
 pub use display::VncDisplay;
 pub use render::RENDERER_ENV;
 pub use scaling::ScalingMode;

@@ -78,6 +78,9 @@ pub struct Config {
     /// The compression level (0–9) asked of the server; `None` leaves
     /// the server's own default.
     pub compress_level: Option<u8>,
+    /// Ask for the cursor shape (Cursor, XCursor, alpha cursor) to draw it
+    /// locally; `false` leaves the server to draw it into the picture.
+    pub local_cursor: bool,
 }
 
 impl Config {
@@ -133,9 +136,17 @@ impl Default for Config {
             shared: true,
             quality: Quality::Lossless,
             compress_level: None,
+            local_cursor: true,
         }
     }
 }
+
+/// The pseudo-encodings that carry the cursor shape.
+const CURSOR_ENCODINGS: [i32; 3] = [
+    pseudo_encoding::CURSOR_WITH_ALPHA,
+    encoding::CURSOR,
+    encoding::X_CURSOR,
+];
 
 /// Where the parser is.
 #[derive(Debug)]
@@ -362,6 +373,15 @@ impl Session {
         }
     }
 
+    /// Whether to ask for the cursor shape (see [`Config::local_cursor`]);
+    /// a connected session announces its encodings again.
+    pub fn set_local_cursor(&mut self, local: bool) {
+        self.config.local_cursor = local;
+        if self.is_connected() {
+            self.send_encodings();
+        }
+    }
+
     /// The whole framebuffer as a rectangle.
     fn screen(&self) -> Rect {
         Rect {
@@ -380,6 +400,7 @@ impl Session {
             .copied()
             .filter(|e| !Config::PSEUDO_ENCODINGS.contains(e))
             .chain(Config::PSEUDO_ENCODINGS)
+            .filter(|e| self.config.local_cursor || !CURSOR_ENCODINGS.contains(e))
             .chain(self.config.quality_encodings())
             .collect();
         client::set_encodings(&mut self.transmit, &list);

@@ -32,6 +32,19 @@ pub struct QemuOptions {
     pub never_boot: bool,
     /// VeNCrypt over TLS (`tls-creds=`).
     pub tls: Option<QemuTls>,
+    /// Keep the guest running after SeaBIOS gave up (QEMU drops input
+    /// while paused); SeaBIOS then waits for good instead of rebooting,
+    /// and still handles the keyboard (its LEDs follow the lock keys).
+    pub keep_running: bool,
+    /// A sound card with a silent backend, offered to VNC clients as
+    /// QEMU audio.
+    pub audio: bool,
+    /// QEMU trace events (e.g. `input_event_key_qcode`) written to
+    /// [`Qemu::trace_log`].
+    pub trace: Vec<String>,
+    /// An absolute pointing device (USB tablet): QEMU then asks VNC
+    /// clients for absolute positions instead of relative motion.
+    pub tablet: bool,
 }
 
 /// QEMU's TLS credentials for VNC.
@@ -70,6 +83,22 @@ impl Qemu {
         let mut command = Command::new("qemu-system-x86_64");
         command.args(["-display", "none", "-m", "64", "-nodefaults", "-vga", "std"]);
         command.args(["-S", "-no-reboot", "-name", "porthole-test"]);
+        if options.keep_running {
+            command.args(["-boot", "reboot-timeout=-1"]);
+        }
+        if options.audio {
+            command.args(["-audiodev", "none,id=snd0", "-device", "AC97,audiodev=snd0"]);
+            vnc.push_str(",audiodev=snd0");
+        }
+        if options.tablet {
+            command.args(["-device", "qemu-xhci", "-device", "usb-tablet"]);
+        }
+        for event in &options.trace {
+            command.arg("-trace").arg(event);
+        }
+        if !options.trace.is_empty() {
+            command.arg("-D").arg(dir.path().join("trace.log"));
+        }
         if let Some(password) = &options.password {
             // The secret goes in through a file so it is not on the command line.
             let secret = dir.path().join("vnc-secret");
@@ -116,7 +145,9 @@ impl Qemu {
                     .ok()
                     .filter(|log| log.contains("No bootable device"))
             })?;
-            qmp.execute("stop", json!({}))?;
+            if !options.keep_running {
+                qmp.execute("stop", json!({}))?;
+            }
         }
         let port = match &unix_socket {
             Some(_) => 0,
@@ -147,6 +178,12 @@ impl Qemu {
             Some(path) => format!("unix:{}", path.display()),
             None => format!("127.0.0.1::{}", self.port),
         }
+    }
+
+    /// What the trace events asked for in [`QemuOptions::trace`] logged
+    /// so far (one event a line: its name, then its arguments).
+    pub fn trace_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("trace.log")).unwrap_or_default()
     }
 
     /// QEMU's own picture of the guest screen (QMP `screendump`).

@@ -15,8 +15,10 @@ use gtk::prelude::*;
 use gtk::subclass::prelude::*;
 use gtk::{gdk, glib, graphene};
 
+use super::audio::{self, AudioOutput};
 use super::clipboard::ClipboardLink;
-use super::input::{self, InputState};
+use super::cursor::{self, CursorMode};
+use super::input::{self, InputState, Leds, UngrabKeys};
 use super::render::{self, Damage, GlRenderer};
 use super::scaling::{self, Placement, ScalingMode};
 use crate::address::Address;
@@ -79,9 +81,28 @@ mod imp {
         /// remote machine until the ungrab keys are pressed.
         #[property(get)]
         pub(crate) keyboard_grabbed: Cell<bool>,
-        /// The keys that release the keyboard grab, for the UI to show.
-        #[property(get, default = "Ctrl+Alt")]
+        /// The keys that release the keyboard grab, e.g. "Ctrl+Alt" or
+        /// "Ctrl+Alt+G" (see `UngrabKeys::parse`); also for the UI to show.
+        #[property(get, set = Self::set_ungrab_keys, default = "Ctrl+Alt")]
         pub(crate) ungrab_keys: RefCell<String>,
+        /// How the remote cursor is shown.
+        #[property(get, set = Self::set_cursor_mode, builder(CursorMode::Local))]
+        pub(crate) cursor_mode: Cell<CursorMode>,
+        /// The remote machine's Caps Lock LED (QEMU), kept in step with
+        /// the local keyboard's.
+        #[property(get)]
+        pub(crate) caps_lock: Cell<bool>,
+        #[property(get)]
+        pub(crate) num_lock: Cell<bool>,
+        #[property(get)]
+        pub(crate) scroll_lock: Cell<bool>,
+        /// Sound the desktop's bell when the remote machine rings.
+        #[property(get, set, default = true)]
+        pub(crate) bell_enabled: Cell<bool>,
+        /// Play the remote machine's audio (QEMU; needs the `audio`
+        /// feature).
+        #[property(get, set = Self::set_audio_enabled, default = false)]
+        pub(crate) audio_enabled: Cell<bool>,
         /// `"gl"` or `"software"` once realized.
         #[property(get)]
         pub(crate) renderer_name: RefCell<String>,
@@ -100,6 +121,7 @@ mod imp {
         pub(crate) gl_area: RefCell<Option<gtk::GLArea>>,
         pub(crate) input: RefCell<InputState>,
         pub(crate) clipboard: ClipboardLink,
+        pub(crate) audio: AudioOutput,
         pub(crate) resize_timeout: RefCell<Option<glib::SourceId>>,
         /// The server takes desktop size requests (it sent a layout).
         pub(crate) can_resize: Cell<bool>,
@@ -164,6 +186,7 @@ mod imp {
             self.resize_guest.set(true);
             self.clipboard_sharing.set(true);
             self.ungrab_keys.replace("Ctrl+Alt".to_owned());
+            self.bell_enabled.set(true);
             if !render::software_requested() {
                 let area = gtk::GLArea::new();
                 area.set_auto_render(false);
@@ -307,6 +330,33 @@ mod imp {
             self.resize_guest.set(resize);
             self.requested_size.set((0, 0));
             self.schedule_guest_resize();
+        }
+
+        fn set_ungrab_keys(&self, keys: String) {
+            match UngrabKeys::parse(&keys) {
+                Some(parsed) => {
+                    self.input.borrow_mut().ungrab = parsed;
+                    self.ungrab_keys.replace(keys);
+                }
+                None => glib::g_warning!(
+                    "porthole-vnc",
+                    "ungrab keys {keys:?} are not a key combination such as \"Ctrl+Alt\"; keeping {:?}",
+                    self.ungrab_keys.borrow()
+                ),
+            }
+        }
+
+        fn set_cursor_mode(&self, mode: CursorMode) {
+            self.cursor_mode.set(mode);
+            if let Some(handle) = self.handle.borrow().as_ref() {
+                handle.set_local_cursor(mode != CursorMode::Remote);
+            }
+            cursor::refresh(&self.obj());
+        }
+
+        fn set_audio_enabled(&self, enabled: bool) {
+            self.audio_enabled.set(enabled);
+            audio::apply(&self.obj());
         }
 
         fn set_clipboard_sharing(&self, sharing: bool) {
@@ -484,6 +534,8 @@ mod imp {
             self.requested_size.set((0, 0));
             self.can_resize.set(false);
             self.extended_keys.set(false);
+            self.input.borrow_mut().reset_session();
+            self.audio.reset();
             obj.set_cursor(None);
             if self.connected.replace(false) {
                 obj.notify_connected();
@@ -521,6 +573,13 @@ mod imp {
                             self.clipboard.start(&*obj, handle);
                         }
                     }
+                    if self.cursor_mode.get() == CursorMode::Remote {
+                        if let Some(handle) = self.handle.borrow().as_ref() {
+                            handle.set_local_cursor(false);
+                        }
+                    }
+                    cursor::refresh(&obj);
+                    input::session_started(&obj);
                     obj.emit_by_name::<()>("connected", &[]);
                     obj.emit_by_name::<()>("desktop-name-changed", &[&name]);
                     self.schedule_guest_resize();
@@ -539,11 +598,11 @@ mod imp {
                 Event::CredentialsRequired { username, password } => {
                     obj.emit_by_name::<()>("auth-required", &[&username, &password]);
                 }
-                Event::Cursor(image) => {
-                    obj.set_cursor(super::super::cursor::from_image(&image).as_ref())
-                }
+                Event::Cursor(image) => cursor::server_cursor(&obj, image),
                 Event::Bell => {
-                    obj.error_bell();
+                    if self.bell_enabled.get() {
+                        obj.error_bell();
+                    }
                     obj.emit_by_name::<()>("bell", &[]);
                 }
                 Event::ServerCutText(text) if self.clipboard_sharing.get() => {
@@ -557,6 +616,23 @@ mod imp {
                     self.schedule_guest_resize();
                 }
                 Event::Supported(Extension::ExtendedKeys) => self.extended_keys.set(true),
+                Event::Supported(Extension::Audio) => audio::supported(&obj),
+                Event::Leds { caps, num, scroll } => {
+                    input::leds_changed(&obj, Leds { caps, num, scroll });
+                    for (cell, value, name) in [
+                        (&self.caps_lock, caps, "caps-lock"),
+                        (&self.num_lock, num, "num-lock"),
+                        (&self.scroll_lock, scroll, "scroll-lock"),
+                    ] {
+                        if cell.replace(value) != value {
+                            obj.notify(name);
+                        }
+                    }
+                }
+                Event::PointerMode { relative } => input::pointer_mode(&obj, relative),
+                Event::AudioStarted(format) => audio::started(&obj, format),
+                Event::AudioData(samples) => audio::data(&obj, samples),
+                Event::AudioStopped => audio::stopped(&obj),
                 Event::DesktopName(name) => {
                     self.desktop_name.replace(name.clone());
                     obj.notify_desktop_name();

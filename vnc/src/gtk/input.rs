@@ -1,10 +1,12 @@
 //! Keyboard and pointer from GTK to the session: keysyms from GDK keyvals
 //! (X keysyms and GDK keyvals are the same numbers), pressed keys tracked
 //! so that focus loss and ungrab release them all (no stuck Ctrl or Alt),
-//! the keyboard grab (`gdk::Toplevel::inhibit_system_shortcuts`) and its
-//! ungrab combination, QEMU's XT scancodes when the server takes them,
-//! absolute pointer with buttons 1–3 and back/forward, and wheel and
-//! smooth scrolling as button 4–7 clicks.
+//! the keyboard grab (`gdk::Toplevel::inhibit_system_shortcuts` while the
+//! widget has the focus) and its configurable ungrab combination, QEMU's
+//! XT scancodes when the server takes them, the lock keys kept in step
+//! with QEMU's LEDs, absolute or (QEMU's request) relative pointer motion
+//! with buttons 1–3 and back/forward, and wheel and smooth scrolling as
+//! button 4–7 clicks.
 
 use std::collections::BTreeMap;
 
@@ -13,18 +15,123 @@ use gtk::prelude::*;
 use gtk::subclass::prelude::*;
 use gtk::{gdk, glib};
 
+use super::cursor::{self, CursorState};
 use super::VncDisplay;
 use crate::driver::Handle;
 use crate::keymap;
 
-/// Keysyms of the modifiers that make up the ungrab combination.
-const CONTROL_KEYS: [gdk::Key; 2] = [gdk::Key::Control_L, gdk::Key::Control_R];
-const ALT_KEYS: [gdk::Key; 4] = [
-    gdk::Key::Alt_L,
-    gdk::Key::Alt_R,
-    gdk::Key::Meta_L,
-    gdk::Key::Meta_R,
-];
+/// In QEMU's relative mode a pointer message carries the motion as an
+/// offset from this point.
+const RELATIVE_CENTER: i32 = 0x7fff;
+
+/// Modifier bits of an ungrab combination.
+const CONTROL: u8 = 1;
+const ALT: u8 = 1 << 1;
+const SHIFT: u8 = 1 << 2;
+const SUPER: u8 = 1 << 3;
+
+/// The keys that release the keyboard grab: modifiers, and optionally one
+/// more key pressed while they are held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UngrabKeys {
+    modifiers: u8,
+    key: Option<gdk::Key>,
+}
+
+impl Default for UngrabKeys {
+    /// Ctrl+Alt, as virt-viewer and GNOME Boxes use.
+    fn default() -> Self {
+        Self {
+            modifiers: CONTROL | ALT,
+            key: None,
+        }
+    }
+}
+
+impl UngrabKeys {
+    /// Parses `"Ctrl+Alt"`, `"Ctrl+Alt+G"`, `"Shift+F12"` (case does not
+    /// matter; Control, Super and Win are understood too) or GTK's
+    /// accelerator form `"<Control><Alt>g"`. At least one modifier is
+    /// needed, or every press of the key would ungrab.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if text.starts_with('<') {
+            let (key, mods) = gtk::accelerator_parse(text)?;
+            let modifiers = modifiers_of_state(mods);
+            let plain = key.into_glib() != 0 && key != gdk::Key::VoidSymbol;
+            let key = (plain && modifier_of_key(key) == 0).then_some(key.to_lower());
+            return (modifiers != 0).then_some(Self { modifiers, key });
+        }
+        let mut modifiers = 0;
+        let mut key = None;
+        for token in text.split('+').map(str::trim) {
+            if key.is_some() {
+                // Only the last part may be a plain key.
+                return None;
+            }
+            match token.to_ascii_lowercase().as_str() {
+                "ctrl" | "control" | "primary" => modifiers |= CONTROL,
+                "alt" | "meta" => modifiers |= ALT,
+                "shift" => modifiers |= SHIFT,
+                "super" | "win" | "logo" => modifiers |= SUPER,
+                "" => return None,
+                lower => {
+                    let found = gdk::Key::from_name(token)
+                        .or_else(|| gdk::Key::from_name(lower))
+                        .filter(|k| *k != gdk::Key::VoidSymbol)?;
+                    key = Some(found.to_lower());
+                }
+            }
+        }
+        (modifiers != 0).then_some(Self { modifiers, key })
+    }
+
+    /// Whether pressing `keyval` with `state` held completes the
+    /// combination.
+    fn matches(&self, keyval: gdk::Key, state: gdk::ModifierType) -> bool {
+        let own = modifier_of_key(keyval);
+        let held = modifiers_of_state(state) | own;
+        match self.key {
+            Some(key) => own == 0 && keyval.to_lower() == key && held == self.modifiers,
+            None => own != 0 && held == self.modifiers,
+        }
+    }
+}
+
+/// The ungrab modifier a key is, 0 for other keys.
+fn modifier_of_key(keyval: gdk::Key) -> u8 {
+    match keyval {
+        gdk::Key::Control_L | gdk::Key::Control_R => CONTROL,
+        gdk::Key::Alt_L | gdk::Key::Alt_R | gdk::Key::Meta_L | gdk::Key::Meta_R => ALT,
+        gdk::Key::Shift_L | gdk::Key::Shift_R => SHIFT,
+        gdk::Key::Super_L | gdk::Key::Super_R => SUPER,
+        _ => 0,
+    }
+}
+
+fn modifiers_of_state(state: gdk::ModifierType) -> u8 {
+    let mut bits = 0;
+    for (mask, bit) in [
+        (gdk::ModifierType::CONTROL_MASK, CONTROL),
+        (gdk::ModifierType::ALT_MASK, ALT),
+        (gdk::ModifierType::META_MASK, ALT),
+        (gdk::ModifierType::SHIFT_MASK, SHIFT),
+        (gdk::ModifierType::SUPER_MASK, SUPER),
+    ] {
+        if state.contains(mask) {
+            bits |= bit;
+        }
+    }
+    bits
+}
+
+/// The lock keys' LEDs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Leds {
+    pub caps: bool,
+    pub num: bool,
+    pub scroll: bool,
+}
 
 /// What the input side remembers between events.
 #[derive(Debug, Default)]
@@ -39,6 +146,30 @@ pub struct InputState {
     position: (u16, u16),
     /// Smooth scrolling not yet turned into clicks.
     scroll: (f64, f64),
+    pub(super) ungrab: UngrabKeys,
+    /// The remote machine's LEDs, once QEMU reported them.
+    remote_leds: Option<Leds>,
+    /// Lock keys were sent to correct the remote LEDs and QEMU has not
+    /// reported the result yet: do not send them again meanwhile.
+    leds_correcting: bool,
+    /// In relative mode: the last pointer position in device pixels of
+    /// the surface, and the motion not yet sent (less than a remote pixel).
+    last_device: Option<(f64, f64)>,
+    motion_left: (f64, f64),
+    pub(super) cursor: CursorState,
+}
+
+impl InputState {
+    /// Forgets what belonged to the last connection.
+    pub fn reset_session(&mut self) {
+        self.buttons = 0;
+        self.scroll = (0.0, 0.0);
+        self.remote_leds = None;
+        self.leds_correcting = false;
+        self.last_device = None;
+        self.motion_left = (0.0, 0.0);
+        self.cursor.reset();
+    }
 }
 
 /// Adds the event controllers to `display`.
@@ -61,9 +192,17 @@ pub fn attach(display: &VncDisplay) {
 
     let focus = gtk::EventControllerFocus::new();
     let weak = display.downgrade();
+    focus.connect_enter(move |_| {
+        if let Some(display) = weak.upgrade() {
+            focus_entered(&display);
+        }
+    });
+    let weak = display.downgrade();
     focus.connect_leave(move |_| {
         if let Some(display) = weak.upgrade() {
-            release_all(&display);
+            // The grab lasts while the widget has the focus; leaving
+            // also releases every key.
+            ungrab(&display);
         }
     });
     display.add_controller(focus);
@@ -79,6 +218,25 @@ pub fn attach(display: &VncDisplay) {
     display.add_controller(pointer);
 }
 
+fn focus_entered(display: &VncDisplay) {
+    if display.view_only() || !display.connected() {
+        return;
+    }
+    grab(display, None);
+    display.imp().input.borrow_mut().leds_correcting = false;
+    if let Some(handle) = display.handle() {
+        sync_leds(display, &handle);
+    }
+}
+
+/// The session is up: take the keyboard if the widget already has the
+/// focus.
+pub fn session_started(display: &VncDisplay) {
+    if display.has_focus() {
+        focus_entered(display);
+    }
+}
+
 fn key(
     display: &VncDisplay,
     down: bool,
@@ -92,11 +250,14 @@ fn key(
     let Some(handle) = display.handle() else {
         return glib::Propagation::Proceed;
     };
-    if down && display.keyboard_grabbed() && is_ungrab_combination(keyval, state) {
+    let imp = display.imp();
+    if down && display.keyboard_grabbed() && imp.input.borrow().ungrab.matches(keyval, state) {
         ungrab(display);
         return glib::Propagation::Stop;
     }
-    let imp = display.imp();
+    if down && lock_key(keyval).is_none() {
+        sync_leds(display, &handle);
+    }
     let keysym = if down {
         let keysym = keysym_of(keyval);
         imp.input.borrow_mut().pressed.insert(keycode, keysym);
@@ -118,16 +279,20 @@ fn key(
 /// otherwise.
 fn send_key(display: &VncDisplay, handle: &Handle, down: bool, keysym: u32, keycode: u32) {
     if display.imp().extended_keys.get() {
-        // X and Wayland keycodes are evdev codes plus 8.
-        let xt = keycode
-            .checked_sub(8)
-            .and_then(|evdev| u16::try_from(evdev).ok())
-            .and_then(keymap::evdev_to_xt)
-            .unwrap_or(0);
-        handle.key_event_scancode(down, keysym, xt);
+        handle.key_event_scancode(down, keysym, xt_scancode(keycode));
     } else if keysym != 0 {
         handle.key_event(down, keysym);
     }
+}
+
+/// The XT scancode (RFB form) of a GDK hardware keycode, 0 if none: X and
+/// Wayland keycodes are evdev codes plus 8.
+pub fn xt_scancode(keycode: u32) -> u32 {
+    keycode
+        .checked_sub(8)
+        .and_then(|evdev| u16::try_from(evdev).ok())
+        .and_then(keymap::evdev_to_xt)
+        .unwrap_or(0)
 }
 
 /// The X keysym of a GDK keyval: the same number for every key GDK knows
@@ -136,12 +301,63 @@ pub fn keysym_of(keyval: gdk::Key) -> u32 {
     keyval.into_glib()
 }
 
-/// Control and Alt held together (in either order) release the grab.
-fn is_ungrab_combination(keyval: gdk::Key, state: gdk::ModifierType) -> bool {
-    let control = state.contains(gdk::ModifierType::CONTROL_MASK) || CONTROL_KEYS.contains(&keyval);
-    let alt = state.contains(gdk::ModifierType::ALT_MASK) || ALT_KEYS.contains(&keyval);
-    let modifier = CONTROL_KEYS.contains(&keyval) || ALT_KEYS.contains(&keyval);
-    control && alt && modifier
+/// The lock keys: keysym and hardware keycode (evdev + 8).
+const CAPS_LOCK: (u32, u32) = (0xffe5, 58 + 8);
+const NUM_LOCK: (u32, u32) = (0xff7f, 69 + 8);
+const SCROLL_LOCK: (u32, u32) = (0xff14, 70 + 8);
+
+fn lock_key(keyval: gdk::Key) -> Option<(u32, u32)> {
+    match keyval {
+        gdk::Key::Caps_Lock => Some(CAPS_LOCK),
+        gdk::Key::Num_Lock => Some(NUM_LOCK),
+        gdk::Key::Scroll_Lock => Some(SCROLL_LOCK),
+        _ => None,
+    }
+}
+
+/// QEMU reported the remote machine's LEDs.
+pub fn leds_changed(display: &VncDisplay, leds: Leds) {
+    let mut input = display.imp().input.borrow_mut();
+    input.remote_leds = Some(leds);
+    input.leds_correcting = false;
+}
+
+/// The local keyboard's lock states, where GDK knows them.
+fn local_leds(display: &VncDisplay) -> Option<Leds> {
+    let keyboard = WidgetExt::display(display).default_seat()?.keyboard()?;
+    Some(Leds {
+        caps: keyboard.is_caps_locked(),
+        num: keyboard.is_num_locked(),
+        scroll: keyboard.is_scroll_locked(),
+    })
+}
+
+/// Presses and releases the lock keys whose remote LED differs from the
+/// local one, so typing gives the same case and keypad on both sides.
+fn sync_leds(display: &VncDisplay, handle: &Handle) {
+    let remote = {
+        let input = display.imp().input.borrow();
+        match input.remote_leds {
+            Some(remote) if !input.leds_correcting => remote,
+            _ => return,
+        }
+    };
+    let Some(local) = local_leds(display) else {
+        return;
+    };
+    let mut sent = false;
+    for (differs, (keysym, keycode)) in [
+        (local.caps != remote.caps, CAPS_LOCK),
+        (local.num != remote.num, NUM_LOCK),
+        (local.scroll != remote.scroll, SCROLL_LOCK),
+    ] {
+        if differs {
+            send_key(display, handle, true, keysym, keycode);
+            send_key(display, handle, false, keysym, keycode);
+            sent = true;
+        }
+    }
+    display.imp().input.borrow_mut().leds_correcting = sent;
 }
 
 /// Releases every key the server thinks is down.
@@ -155,13 +371,13 @@ pub fn release_all(display: &VncDisplay) {
 }
 
 /// Takes the keyboard: the desktop's shortcuts (Alt+Tab, Super) go to the
-/// remote machine until the ungrab combination.
-fn grab(display: &VncDisplay, event: &gdk::Event) {
+/// remote machine until the ungrab combination or focus loss.
+fn grab(display: &VncDisplay, event: Option<&gdk::Event>) {
     if display.keyboard_grabbed() {
         return;
     }
     if let Some(toplevel) = toplevel_of(display) {
-        toplevel.inhibit_system_shortcuts(Some(event));
+        toplevel.inhibit_system_shortcuts(event);
     }
     display.imp().keyboard_grabbed.set(true);
     display.notify_keyboard_grabbed();
@@ -188,6 +404,19 @@ fn toplevel_of(display: &VncDisplay) -> Option<gdk::Toplevel> {
         .ok()
 }
 
+/// QEMU switched between relative (`true`) and absolute pointer motion.
+pub fn pointer_mode(display: &VncDisplay, relative: bool) {
+    {
+        let mut input = display.imp().input.borrow_mut();
+        input.cursor.relative = relative;
+        input.last_device = None;
+        input.motion_left = (0.0, 0.0);
+    }
+    // GTK 4 cannot lock or warp the pointer: in relative mode the local
+    // pointer is hidden and its motion over the widget is sent as deltas.
+    cursor::refresh(display);
+}
+
 fn pointer_event(display: &VncDisplay, event: &gdk::Event) -> glib::Propagation {
     let kind = event.event_type();
     if !matches!(
@@ -202,7 +431,7 @@ fn pointer_event(display: &VncDisplay, event: &gdk::Event) -> glib::Propagation 
     if kind == gdk::EventType::ButtonPress {
         display.grab_focus();
         if !display.view_only() && display.connected() {
-            grab(display, event);
+            grab(display, Some(event));
         }
     }
     if display.view_only() {
@@ -211,12 +440,27 @@ fn pointer_event(display: &VncDisplay, event: &gdk::Event) -> glib::Propagation 
     let Some(handle) = display.handle() else {
         return glib::Propagation::Proceed;
     };
-    if let Some(position) = remote_position(display, event) {
-        display.imp().input.borrow_mut().position = position;
-    }
+    let relative = display.imp().input.borrow().cursor.relative;
+    // Where the first message of this event goes, and where any more go.
+    let ((x, y), rest) = if relative {
+        let center = RELATIVE_CENTER as u16;
+        match relative_motion(display, event) {
+            Some((dx, dy)) => (
+                ((RELATIVE_CENTER + dx) as u16, (RELATIVE_CENTER + dy) as u16),
+                (center, center),
+            ),
+            None if kind == gdk::EventType::MotionNotify => return glib::Propagation::Stop,
+            None => ((center, center), (center, center)),
+        }
+    } else {
+        if let Some(position) = remote_position(display, event) {
+            display.imp().input.borrow_mut().position = position;
+        }
+        let position = display.imp().input.borrow().position;
+        (position, position)
+    };
     let imp = display.imp();
     let mut input = imp.input.borrow_mut();
-    let (x, y) = input.position;
     match kind {
         gdk::EventType::ButtonPress | gdk::EventType::ButtonRelease => {
             let Some(button) = event.downcast_ref::<gdk::ButtonEvent>() else {
@@ -247,13 +491,53 @@ fn pointer_event(display: &VncDisplay, event: &gdk::Event) -> glib::Propagation 
                     smooth_clicks(&mut input.scroll, dx, dy, scroll.is_stop())
                 }
             };
+            let mut at = (x, y);
             for bit in clicks {
-                handle.pointer_event_buttons(x, y, input.buttons | 1 << bit);
-                handle.pointer_event_buttons(x, y, input.buttons);
+                handle.pointer_event_buttons(at.0, at.1, input.buttons | 1 << bit);
+                handle.pointer_event_buttons(rest.0, rest.1, input.buttons);
+                at = rest;
             }
         }
     }
     glib::Propagation::Stop
+}
+
+/// The motion since the last event in remote pixels (whole pixels; the
+/// rest is kept for the next event), `None` for no whole pixel.
+fn relative_motion(display: &VncDisplay, event: &gdk::Event) -> Option<(i32, i32)> {
+    let (sx, sy) = event.position()?;
+    let scale = f64::from(display.scale_factor().max(1));
+    let device = (sx * scale, sy * scale);
+    let imp = display.imp();
+    // Remote pixels per device pixel, as the picture is scaled now.
+    let area = (
+        f64::from(display.width()) * scale,
+        f64::from(display.height()) * scale,
+    );
+    let placement = imp.placement(area);
+    let (rw, rh) = imp.remote_size();
+    let factor = if placement.width > 0.0 && placement.height > 0.0 {
+        (
+            f64::from(rw) / placement.width,
+            f64::from(rh) / placement.height,
+        )
+    } else {
+        (1.0, 1.0)
+    };
+    let mut input = imp.input.borrow_mut();
+    let last = input.last_device.replace(device)?;
+    let limit = f64::from(RELATIVE_CENTER);
+    let dx = input.motion_left.0 + (device.0 - last.0) * factor.0;
+    let dy = input.motion_left.1 + (device.1 - last.1) * factor.1;
+    let (whole_x, whole_y) = (dx.trunc(), dy.trunc());
+    input.motion_left = (dx - whole_x, dy - whole_y);
+    if whole_x == 0.0 && whole_y == 0.0 {
+        return None;
+    }
+    Some((
+        whole_x.clamp(-limit, limit) as i32,
+        whole_y.clamp(-limit, limit) as i32,
+    ))
 }
 
 /// The RFB mask bit of a GDK button (1 left, 2 middle, 3 right, 8 back,
@@ -344,19 +628,51 @@ mod tests {
 
     #[test]
     fn control_and_alt_together_ungrab() {
+        let keys = UngrabKeys::default();
         let control = gdk::ModifierType::CONTROL_MASK;
-        assert!(is_ungrab_combination(gdk::Key::Alt_L, control));
-        assert!(is_ungrab_combination(
-            gdk::Key::Control_R,
-            gdk::ModifierType::ALT_MASK
+        assert!(keys.matches(gdk::Key::Alt_L, control));
+        assert!(keys.matches(gdk::Key::Control_R, gdk::ModifierType::ALT_MASK));
+        assert!(!keys.matches(gdk::Key::Delete, control | gdk::ModifierType::ALT_MASK));
+        assert!(!keys.matches(gdk::Key::Alt_L, gdk::ModifierType::empty()));
+        // Ctrl+Alt+Shift is another combination.
+        assert!(!keys.matches(gdk::Key::Alt_L, control | gdk::ModifierType::SHIFT_MASK));
+    }
+
+    #[test]
+    fn ungrab_combinations_parse() {
+        assert_eq!(UngrabKeys::parse("Ctrl+Alt"), Some(UngrabKeys::default()));
+        assert_eq!(
+            UngrabKeys::parse(" control + ALT "),
+            Some(UngrabKeys::default())
+        );
+        let with_key = UngrabKeys::parse("Ctrl+Alt+G").unwrap();
+        assert!(with_key.matches(
+            gdk::Key::g,
+            gdk::ModifierType::CONTROL_MASK | gdk::ModifierType::ALT_MASK
         ));
-        assert!(!is_ungrab_combination(
-            gdk::Key::Delete,
-            control | gdk::ModifierType::ALT_MASK
-        ));
-        assert!(!is_ungrab_combination(
-            gdk::Key::Alt_L,
-            gdk::ModifierType::empty()
-        ));
+        assert!(!with_key.matches(gdk::Key::Alt_L, gdk::ModifierType::CONTROL_MASK));
+        let f12 = UngrabKeys::parse("Shift+F12").unwrap();
+        assert!(f12.matches(gdk::Key::F12, gdk::ModifierType::SHIFT_MASK));
+        assert_eq!(UngrabKeys::parse("<Control><Alt>g"), Some(with_key));
+        assert_eq!(
+            UngrabKeys::parse("<Shift><Super>"),
+            Some(UngrabKeys {
+                modifiers: SHIFT | SUPER,
+                key: None
+            })
+        );
+        for bad in ["", "G", "Ctrl+", "Ctrl+Nonsense", "Ctrl+G+Alt"] {
+            assert_eq!(UngrabKeys::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hardware_keycodes_become_xt_scancodes() {
+        // The physical Y key (German Z), Z (German Y), ; (German Ö).
+        assert_eq!(xt_scancode(29), 0x15);
+        assert_eq!(xt_scancode(52), 0x2c);
+        assert_eq!(xt_scancode(47), 0x27);
+        assert_eq!(xt_scancode(CAPS_LOCK.1), 0x3a);
+        assert_eq!(xt_scancode(0), 0);
     }
 }
