@@ -57,7 +57,12 @@ fn ssh_wrapper_dir() -> &'static Path {
         // the askpass is the app, never this test binary.
         std::env::set_var("PATH", format!("{}:{path}", dir.display()));
         std::env::set_var("PORTHOLE_SSH_ASKPASS", PORTHOLE);
-        std::env::remove_var("XDG_RUNTIME_DIR");
+        // Where ssh's connection-sharing sockets go (as in a desktop session).
+        let runtime_dir = dir.join("run");
+        std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
+        std::fs::set_permissions(&runtime_dir, std::fs::Permissions::from_mode(0o700))
+            .expect("chmod");
+        std::env::set_var("XDG_RUNTIME_DIR", &runtime_dir);
         dir
     })
 }
@@ -242,6 +247,35 @@ async fn a_password_and_an_unknown_host_key_are_asked_in_a_dialog() {
         .unwrap_or_else(|e| panic!("password login: {e}\nsshd: {}", remote.sshd.log()));
     let domains = hypervisor.list_domains().await.expect("list");
     assert!(domains.iter().any(|d| d.name == "test"));
+
+    // The console rides on the same login: no second question.
+    let xvnc = Xvnc::start(&XvncOptions::default()).expect("Xvnc");
+    let domain = hypervisor
+        .define_xml(&format!(
+            "<domain type='test'><name>shared-login</name><memory>65536</memory>\
+             <os><type>hvm</type></os><devices><graphics type='vnc' port='{}' \
+             autoport='no' listen='127.0.0.1'/></devices></domain>",
+            xvnc.port
+        ))
+        .await
+        .expect("define");
+    domain.start().await.expect("start");
+    let fd = open_console_stream(&hypervisor, &domain)
+        .await
+        .expect("console stream");
+    assert_eq!(rfb_screen_size(fd).await, (640, 480));
+    let mut search = display.command("xdotool");
+    search.args(["search", "--onlyvisible", "--name", "^SSH Login$"]);
+    assert!(
+        process::run(search).is_err(),
+        "the console asked for the password again"
+    );
+    assert_eq!(
+        remote.sshd.log().matches("Accepted password").count(),
+        1,
+        "{}",
+        remote.sshd.log()
+    );
     let known =
         std::fs::read_to_string(hosts.join(format!("{alias}.known_hosts"))).expect("known hosts");
     assert!(
