@@ -26,7 +26,8 @@ pub struct OverviewTab {
     devices: adw::PreferencesGroup,
     device_rows: Vec<adw::ActionRow>,
     settings: adw::PreferencesGroup,
-    name: adw::EntryRow,
+    name: gtk::Entry,
+    name_row: adw::ActionRow,
     vcpus_spin: gtk::SpinButton,
     memory_spin: gtk::SpinButton,
     autostart: gtk::Switch,
@@ -68,18 +69,26 @@ impl OverviewTab {
         let settings = adw::PreferencesGroup::builder()
             .title(gettext("Settings"))
             .build();
-        let name = adw::EntryRow::builder()
-            .title(gettext("Name"))
-            .show_apply_button(true)
-            .build();
+        // A row with an entry and a labelled button (like the rows below)
+        // rather than an AdwEntryRow: GTK 4.8 shows screen readers nothing
+        // inside an entry row, not even its apply button.
+        let name = gtk::Entry::new();
+        name.set_valign(gtk::Align::Center);
+        name.set_width_chars(20);
+        let rename = gtk::Button::with_label(&gettext("Rename"));
+        rename.set_valign(gtk::Align::Center);
         let s = input.clone();
-        name.connect_apply(move |row| s.emit(VmPageMsg::Rename(row.text().trim().to_owned())));
-        // Enter applies too (the page ignores an unchanged name).
+        let entry = name.clone();
+        rename.connect_clicked(move |_| s.emit(VmPageMsg::Rename(entry.text().trim().to_owned())));
+        // Enter renames too (the page ignores an unchanged name).
         let s = input.clone();
-        name.connect_entry_activated(move |row| {
-            s.emit(VmPageMsg::Rename(row.text().trim().to_owned()))
+        name.connect_activate(move |entry| {
+            s.emit(VmPageMsg::Rename(entry.text().trim().to_owned()))
         });
-        settings.add(&name);
+        let name_row = adw::ActionRow::builder().title(gettext("Name")).build();
+        name_row.add_suffix(&name);
+        name_row.add_suffix(&rename);
+        settings.add(&name_row);
 
         let updating = Rc::new(Cell::new(false));
         let (vcpus_spin, vcpus_row) = spin_row(
@@ -129,6 +138,7 @@ impl OverviewTab {
             device_rows: Vec::new(),
             settings,
             name,
+            name_row,
             vcpus_spin,
             memory_spin,
             autostart,
@@ -190,7 +200,7 @@ impl OverviewTab {
     pub fn show_state(&self, info: &DomainInfo) {
         self.state.set_label(&state_text(info));
         let renamable = info.state == DomainState::Shutoff;
-        self.name.set_sensitive(renamable);
+        self.name_row.set_sensitive(renamable);
         self.settings.set_description(Some(&if renamable {
             gettext("vCPU and memory changes apply to the configuration used at the next start.")
         } else {
