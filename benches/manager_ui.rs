@@ -106,6 +106,19 @@ fn main() {
             })
             .expect("the list is shown");
         assert!(listed > count, "listed {listed} of {count}+1 domains");
+        let window = process.stderr().lines().find_map(|line| {
+            line.strip_prefix("porthole-timing: window at ")?
+                .trim()
+                .parse::<u128>()
+                .ok()
+        });
+        if let Some(window) = window {
+            println!(
+                "    launch → first frame {:?}, first frame → list painted {:?}",
+                Duration::from_micros((window - launched) as u64),
+                Duration::from_micros(at.saturating_sub(window) as u64)
+            );
+        }
         // Let the first frames settle before reading the memory.
         std::thread::sleep(Duration::from_millis(500));
         if renderer.is_none() {

@@ -55,7 +55,8 @@ pub enum ManagerMsg {
         save: bool,
     },
     RemoveConnection(u32),
-    Retry(u32),
+    /// Connects the selected connection again after it failed.
+    RetrySelected,
     SelectConnection(u32),
     SelectionChanged,
     /// A lifecycle action on the selected VM (or the page's).
@@ -353,6 +354,7 @@ impl Component for Manager {
             new_vm: None,
         };
         model.update_actions();
+        model.timings.first_frame(&model.root);
         ComponentParts { model, widgets: () }
     }
 
@@ -367,14 +369,25 @@ impl Component for Manager {
                 });
             }
             ManagerMsg::AddConnection { spec, save } => {
-                let id = self.add_connection(spec, save, &sender);
+                let id = match self.connections.iter_mut().find(|c| c.spec == spec) {
+                    // Already there (maybe only for this run): keep one row.
+                    Some(conn) => {
+                        conn.saved |= save;
+                        conn.id
+                    }
+                    None => self.add_connection(spec, save, &sender),
+                };
                 self.select_row(id);
                 if save {
                     self.save_connections();
                 }
             }
             ManagerMsg::RemoveConnection(id) => self.remove_connection(id),
-            ManagerMsg::Retry(id) => self.connect(id, &sender),
+            ManagerMsg::RetrySelected => {
+                if let Some(id) = self.selected {
+                    self.connect(id, &sender);
+                }
+            }
             ManagerMsg::SelectConnection(id) => {
                 self.selected = Some(id);
                 if let Some(conn) = self.connection(id) {
@@ -462,6 +475,11 @@ impl Component for Manager {
                     let _ = sender.output(ManagerOutput::Toast(text));
                 }
                 if let Some(info) = info {
+                    if let Some(page) = &self.page {
+                        if page.connection == connection && page.path == info.path.as_str() {
+                            page.page.emit(VmPageMsg::Info(info.clone()));
+                        }
+                    }
                     if let Some(conn) = self.connection_mut(connection) {
                         conn.vms.upsert(info);
                     }
@@ -1020,39 +1038,9 @@ fn install_actions(root: &gtk::Paned, sender: &ComponentSender<Manager>) -> gio:
     simple("open", || ManagerMsg::OpenSelected);
     simple("back", || ManagerMsg::Back);
     simple("new", || ManagerMsg::NewVm);
-    let retry = gio::SimpleAction::new("retry", None);
-    {
-        let sender = sender.clone();
-        let root = root.clone();
-        retry.connect_activate(move |_, _| {
-            // The selected sidebar row names the connection to retry.
-            let id = root
-                .start_child()
-                .and_then(|sidebar| find_selected_row(&sidebar))
-                .and_then(|name| name.parse().ok());
-            if let Some(id) = id {
-                sender.input(ManagerMsg::Retry(id));
-            }
-        });
-    }
-    group.add_action(&retry);
+    simple("retry", || ManagerMsg::RetrySelected);
     root.insert_action_group("vm", Some(&group));
     group
-}
-
-/// The widget name (the connection id) of the selected sidebar row.
-fn find_selected_row(widget: &gtk::Widget) -> Option<String> {
-    if let Some(list) = widget.downcast_ref::<gtk::ListBox>() {
-        return list.selected_row().map(|row| row.widget_name().to_string());
-    }
-    let mut child = widget.first_child();
-    while let Some(widget) = child {
-        if let Some(name) = find_selected_row(&widget) {
-            return Some(name);
-        }
-        child = widget.next_sibling();
-    }
-    None
 }
 
 /// The lifecycle menu: the row context menu and the "more" button.

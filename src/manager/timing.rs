@@ -24,6 +24,16 @@ impl Timings {
         }
     }
 
+    /// The window's first frame (before any list), to tell GTK's start-up
+    /// from the listing.
+    pub fn first_frame(&self, widget: &impl IsA<gtk::Widget>) {
+        if self.enabled {
+            after_next_paint(widget.as_ref(), || {
+                format!("porthole-timing: window at {}", unix_micros())
+            });
+        }
+    }
+
     /// The first list of the selected connection was applied.
     pub fn listed(&mut self, widget: &impl IsA<gtk::Widget>, count: usize) {
         if !self.enabled || self.listed_once {
