@@ -222,10 +222,24 @@ impl App {
             .unwrap_or_else(|e| panic!("{e}\napp stderr:\n{}", self.process.stderr()))
     }
 
+    /// Clicks the button `name` once it can be clicked (Next waits while
+    /// the assistant checks the name with libvirt).
     fn click(&self, below: &Node, name: &str) {
-        self.find(below, "button", name)
-            .do_action("click")
-            .unwrap_or_else(|e| panic!("clicking {name}: {e}"));
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let button = self.find(below, "button", name);
+            if button.has_state("sensitive").unwrap_or(true) {
+                button
+                    .do_action("click")
+                    .unwrap_or_else(|e| panic!("clicking {name}: {e}"));
+                return;
+            }
+            if Instant::now() >= deadline {
+                self.screenshot("click-refused");
+                panic!("{name} stayed insensitive:\n{}", below.dump_string(400));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Waits until some drawn text below `node` contains `text`.
@@ -301,6 +315,39 @@ impl App {
         porthole_harness::process::run(click).expect("xdotool click");
     }
 
+    /// Whether the assistant's header says it is on page `title`.
+    fn on_page(&self, window: &Node, title: &str) -> bool {
+        window
+            .find_all("widget", "AdwWindowTitle")
+            .unwrap_or_default()
+            .iter()
+            .any(|header| {
+                !header
+                    .find_all("label", title)
+                    .unwrap_or_default()
+                    .is_empty()
+            })
+    }
+
+    /// Goes on to page `title` with Next. A click that lands while the
+    /// previous page still slides away can be lost: click again then.
+    fn next(&self, window: &Node, title: &str) {
+        let deadline = Instant::now() + WAIT;
+        while !self.on_page(window, title) {
+            assert!(
+                Instant::now() < deadline,
+                "never got to the page “{title}”:\n{}\napp stderr:\n{}",
+                window.dump_string(400),
+                self.process.stderr()
+            );
+            self.click(window, "Next");
+            let retry = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < retry && !self.on_page(window, title) {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
     /// Checks the check (or radio) button `name`, clicking again while the
     /// page still slides in under the pointer.
     fn check(&self, window: &Node, name: &str) {
@@ -347,17 +394,17 @@ fn the_assistant_creates_and_starts_a_vm_and_keeps_values_on_errors() {
     app.click(&window, "Next");
     app.shows_text(&window, "A virtual machine called “test” exists already");
     app.set_field(&window, "Name", "porthole-ui");
-    app.click(&window, "Next");
+    app.next(&window, "Install Media");
     app.check(&window, "No media");
-    app.click(&window, "Next");
+    app.next(&window, "Memory and Processors");
     // The test driver's fake host: 16 CPUs, 6 GiB.
     app.shows_text(&window, "The host has 16 processors");
-    app.click(&window, "Next");
+    app.next(&window, "Storage");
     app.shows_text(&window, "default-pool");
-    app.click(&window, "Next");
+    app.next(&window, "Firmware");
     // The test driver cannot tell about UEFI firmware: BIOS only, and why.
     app.shows_text(&window, "cannot say whether it has UEFI firmware");
-    app.click(&window, "Next");
+    app.next(&window, "Summary");
     app.shows_text(
         &window,
         "New 20.0 GiB disk “porthole-ui.qcow2” in pool default-pool",
@@ -418,6 +465,52 @@ fn the_assistant_creates_and_starts_a_vm_and_keeps_values_on_errors() {
         std::thread::sleep(Duration::from_millis(100));
     }
     app.screenshot("created");
+
+    // From an ISO: the image is the VM's CD-ROM, next to a new disk. A
+    // path with no file behind it is refused on this computer.
+    let isos = TempDir::new("porthole-isos").expect("temp dir");
+    let iso = isos.path().join("installer.iso");
+    let iso_text = iso.to_string_lossy().into_owned();
+    let window = app.open_assistant();
+    app.set_field(&window, "Name", "porthole-iso");
+    app.next(&window, "Install Media");
+    app.set_field(&window, "Image file", &iso_text);
+    app.shows_text(&window, "There is no file at this path");
+    std::fs::write(&iso, b"CD001").expect("iso file");
+    // Typing again re-checks (the entry validates as the user types).
+    app.set_field(&window, "Image file", &format!("{iso_text} "));
+    app.set_field(&window, "Image file", &iso_text);
+    app.next(&window, "Memory and Processors");
+    app.next(&window, "Storage");
+    app.next(&window, "Firmware");
+    app.next(&window, "Summary");
+    app.shows_text(&window, &iso_text);
+    app.click(&window, "Create");
+    let deadline = Instant::now() + WAIT;
+    let domain = loop {
+        if let Ok(domain) = runtime.block_on(hypervisor.domain_by_name("porthole-iso")) {
+            break domain;
+        }
+        assert!(Instant::now() < deadline, "the ISO VM was not created");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let overview = runtime.block_on(domain.overview()).expect("overview");
+    let devices: Vec<(&str, Option<&DiskSource>)> = overview
+        .disks
+        .iter()
+        .map(|d| (d.device.as_str(), d.source.as_ref()))
+        .collect();
+    assert_eq!(
+        devices,
+        [
+            (
+                "disk",
+                Some(&DiskSource::File("/default-pool/porthole-iso.qcow2".into()))
+            ),
+            ("cdrom", Some(&DiskSource::File(iso_text.clone())))
+        ],
+        "the new disk, and the ISO as a CD-ROM"
+    );
 }
 
 /// A real guest from the assistant: libvirtd (root) with QEMU (TCG), the
@@ -454,22 +547,22 @@ fn the_assistant_creates_a_vm_that_boots_on_real_qemu() {
 
     let window = app.open_assistant();
     app.set_field(&window, "Name", &name);
-    app.click(&window, "Next");
+    app.next(&window, "Install Media");
     app.check(&window, "No media");
-    app.click(&window, "Next");
+    app.next(&window, "Memory and Processors");
     app.set_field(&window, "Memory (MiB)", "256");
     app.set_field(&window, "Processors", "1");
-    app.click(&window, "Next");
+    app.next(&window, "Storage");
     app.set_field(&window, "Disk size (GiB)", "0.1");
     if pools_before.is_empty() {
         app.shows_text(&window, "one will be created");
     }
-    app.click(&window, "Next");
+    app.next(&window, "Firmware");
     // Debian's QEMU has no OVMF unless the ovmf package is installed.
     if !std::path::Path::new("/usr/share/OVMF").exists() {
         app.shows_text(&window, "No UEFI firmware is installed on the host");
     }
-    app.click(&window, "Next");
+    app.next(&window, "Summary");
     app.screenshot("qemu-summary");
     app.click(&window, "Create");
 
