@@ -13,8 +13,6 @@ mod connect_dialog;
 #[allow(dead_code)]
 mod libvirt;
 mod manager;
-// Launched by the manager's "New Virtual Machine…" button.
-#[allow(dead_code)]
 mod new_vm;
 mod preferences;
 mod target;
