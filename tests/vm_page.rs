@@ -263,6 +263,20 @@ fn the_overview_shows_the_domain_and_edits_vcpus_memory_and_name() {
     );
     wait_for("3 vCPUs in libvirt", || session.config("test").vcpus == 3);
 
+    // More vCPUs than the test driver allows: libvirt's refusal is shown
+    // and the field keeps what the user typed.
+    spin.set_text("400").expect("type too many vCPUs");
+    session.click(
+        &vcpus_row
+            .find("button", "Apply", UI_TIMEOUT)
+            .expect("apply"),
+    );
+    wait_for("libvirt's refusal", || {
+        !find_containing(&session.app, "Cannot change the vCPUs").is_empty()
+    });
+    assert_eq!(session.config("test").vcpus, 3);
+    assert_eq!(spin.text().expect("the field's text"), "400");
+
     // Memory: 1024 MiB.
     let memory_row = row(&session, "Memory at next start (MiB)");
     let spin = find_role(&memory_row, "spin button");
@@ -484,28 +498,32 @@ fn snapshots_are_taken_shown_as_a_tree_reverted_and_deleted() {
 }
 
 #[test]
-fn the_performance_tab_draws_graphs() {
+fn the_console_says_there_is_no_display_and_the_performance_tab_draws_graphs() {
     let Some(session) = Session::start("--show-domain-editor") else {
         return;
     };
+    // The test driver's VM has no VNC display, and the console says so.
+    session.show_tab("Console", ("label", "No Graphical Console"));
     session.show_tab("Performance", ("label", "CPU 0 %"));
-    session.find("label", "CPU 0 %");
-    // A few reads (one a second) so the lines have points.
-    std::thread::sleep(Duration::from_secs(3));
+    // The graphs are drawn: the second series' orange line (disk writes,
+    // network sent: 0 here, so along the bottom of the graph) grows with
+    // each read (one a second), and no other widget of the tab is orange.
+    let mut orange = 0;
+    let deadline = Instant::now() + UI_TIMEOUT;
+    while orange < 40 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(1));
+        let shot = session.screenshot("performance.png");
+        orange = shot
+            .pixels()
+            .filter(|p| {
+                let [r, g, b] = p.0;
+                r > 200 && (70..130).contains(&g) && b < 40
+            })
+            .count();
+    }
     assert!(
         find_containing(&session.app, "Cannot read statistics").is_empty(),
         "reading statistics failed"
     );
-    // The graphs are drawn: the second series' orange line (disk writes,
-    // network sent: 0 here, so along the bottom of the graph) is on screen,
-    // and no other widget of the tab is orange.
-    let shot = session.screenshot("performance.png");
-    let orange = shot
-        .pixels()
-        .filter(|p| {
-            let [r, g, b] = p.0;
-            r > 200 && (70..130).contains(&g) && b < 40
-        })
-        .count();
     assert!(orange >= 40, "no graph line drawn ({orange} orange pixels)");
 }
