@@ -16,8 +16,6 @@ mod manager;
 mod new_vm;
 mod preferences;
 mod target;
-// Hosted by the manager's content pane (issue 6).
-#[allow(dead_code)]
 mod vm_page;
 
 use gettextrs::gettext;

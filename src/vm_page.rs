@@ -98,6 +98,9 @@ impl VmTab {
 pub enum VmPageMsg {
     /// The manager forwards every state or configuration change of this VM.
     Info(DomainInfo),
+    /// Switches an open page to a tab (part of the manager's interface; the
+    /// manager opens pages on their tab through [`VmPageInit`] so far).
+    #[allow(dead_code)]
     ShowTab(VmTab),
     /// The view switcher changed the tab.
     TabShown(VmTab),
