@@ -2,6 +2,9 @@
 //! `cargo run -p porthole-vnc --features gtk --example gvnc -- localhost:1`
 //! (`--one-to-one`, `--zoom 2`, `--sharp`, `--view-only`;
 //! `PORTHOLE_RENDERER=software` forces the software renderer).
+//! `--exit-on-disconnect` quits when the connection ends and then prints
+//! when the last frame with new pixels was painted (Unix time), for
+//! `vnc/benches/compare-viewers.sh`.
 
 use gtk::prelude::*;
 use porthole_vnc::address::Address;
@@ -13,6 +16,7 @@ fn main() -> gtk::glib::ExitCode {
     let mut zoom = 1.0;
     let mut smooth = true;
     let mut view_only = false;
+    let mut exit_on_disconnect = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -24,12 +28,13 @@ fn main() -> gtk::glib::ExitCode {
             }
             "--sharp" => smooth = false,
             "--view-only" => view_only = true,
+            "--exit-on-disconnect" => exit_on_disconnect = true,
             other => address = Some(other.to_owned()),
         }
     }
     let Some(address) = address else {
         eprintln!(
-            "usage: gvnc [--one-to-one|--stretch|--zoom F] [--sharp] [--view-only] HOST:DISPLAY"
+            "usage: gvnc [--one-to-one|--stretch|--zoom F] [--sharp] [--view-only] [--exit-on-disconnect] HOST:DISPLAY"
         );
         return gtk::glib::ExitCode::FAILURE;
     };
@@ -71,7 +76,22 @@ fn main() -> gtk::glib::ExitCode {
                 );
             }
         });
-        display.connect_disconnected(|_, reason| eprintln!("gvnc: disconnected: {reason}"));
+        let last_frame = std::rc::Rc::new(std::cell::Cell::new(None));
+        let painted = last_frame.clone();
+        display.connect_notify_local(Some("frame-latency-us"), move |_, _| {
+            painted.set(Some(std::time::SystemTime::now()));
+        });
+        let app = app.clone();
+        display.connect_disconnected(move |_, reason| {
+            eprintln!("gvnc: disconnected: {reason}");
+            if exit_on_disconnect {
+                if let Some(at) = last_frame.get() {
+                    let at = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                    eprintln!("gvnc: last frame painted at {:.6}", at.as_secs_f64());
+                }
+                app.quit();
+            }
+        });
         display.connect_auth_required(|display, _username, _password| {
             let password = std::env::var("VNC_PASSWORD").unwrap_or_default();
             display.provide_credentials(None, Some(&password));

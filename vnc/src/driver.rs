@@ -16,14 +16,19 @@
 //! copy may run ahead of the events by what one read brought in: pixels of
 //! the next update can be there when `UpdateComplete` of the previous one
 //! arrives.
+//!
+//! The driver also notes when it read the last byte of each update
+//! ([`Handle::update_read_at`]), so a viewer can tell how long the update
+//! took from the network to the screen.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
@@ -45,6 +50,18 @@ const EVENT_QUEUE: usize = 1024;
 
 /// Bytes asked of the socket per read.
 const READ_SIZE: usize = 256 * 1024;
+
+/// How many of the latest updates' read times are kept for
+/// [`Handle::update_read_at`].
+const UPDATE_TIMES_KEPT: usize = 256;
+
+/// When the last byte of each recent update was read.
+#[derive(Debug, Default)]
+struct UpdateTimes {
+    /// Updates completed so far; `recent` ends with the latest.
+    completed: u64,
+    recent: VecDeque<Instant>,
+}
 
 /// Why a connection could not be made or ended.
 #[derive(Debug, thiserror::Error)]
@@ -224,6 +241,7 @@ pub struct Handle {
     framebuffer: Arc<Mutex<Framebuffer>>,
     /// Set when the session connects (see [`Handle::security_summary`]).
     security: Arc<Mutex<SecuritySummary>>,
+    update_times: Arc<Mutex<UpdateTimes>>,
 }
 
 /// The receiving end of a connection's [`DriverEvent`]s.
@@ -242,6 +260,7 @@ pub fn spawn(
     let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
     let framebuffer = Arc::new(Mutex::new(Framebuffer::default()));
     let security = Arc::new(Mutex::new(SecuritySummary::Unencrypted));
+    let update_times = Arc::new(Mutex::new(UpdateTimes::default()));
     let mut session = Session::new(config);
     let early_error = credentials.and_then(|c| session.provide_credentials(c).err());
     let task = Task {
@@ -251,12 +270,14 @@ pub fn spawn(
         events: event_tx,
         framebuffer: Arc::clone(&framebuffer),
         security: Arc::clone(&security),
+        update_times: Arc::clone(&update_times),
     };
     let join = tokio::spawn(task.run(early_error));
     let handle = Handle {
         commands: command_tx,
         framebuffer,
         security,
+        update_times,
     };
     (handle, event_rx, join)
 }
@@ -278,6 +299,23 @@ impl Handle {
     /// the time [`Event::Connected`] arrives; for the UI's padlock.
     pub fn security_summary(&self) -> SecuritySummary {
         *self.security.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// When the driver read the last byte of the update that
+    /// `Event::UpdateComplete` number `number` (counting from 0) ends;
+    /// `None` once [`UPDATE_TIMES_KEPT`] newer updates were read, or before
+    /// that update arrived.
+    pub fn update_read_at(&self, number: u64) -> Option<Instant> {
+        let times = self
+            .update_times
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let back = times.completed.checked_sub(number)?;
+        let index = times
+            .recent
+            .len()
+            .checked_sub(usize::try_from(back).ok()?)?;
+        times.recent.get(index).copied()
     }
 
     /// Whether the connection's task is still running.
@@ -383,6 +421,7 @@ struct Task {
     events: mpsc::Sender<DriverEvent>,
     framebuffer: Arc<Mutex<Framebuffer>>,
     security: Arc<Mutex<SecuritySummary>>,
+    update_times: Arc<Mutex<UpdateTimes>>,
 }
 
 /// Why the loop stopped.
@@ -423,6 +462,7 @@ impl Task {
             }
             tokio::select! {
                 read = self.stream.read(&mut buffer) => {
+                    let read_at = Instant::now();
                     let n = match read {
                         Ok(n) => n,
                         Err(error) => return DriverError::Io(error).into(),
@@ -437,7 +477,7 @@ impl Task {
                     let fed = self.session.feed(buffer.get(..n).unwrap_or_default());
                     // Events before the error (the greeting, offered types)
                     // still tell the caller something.
-                    if !self.forward_events().await {
+                    if !self.forward_events(read_at).await {
                         return Stop::Shutdown;
                     }
                     if let Err(error) = fed {
@@ -518,9 +558,10 @@ impl Task {
         Ok(())
     }
 
-    /// Copies damaged pixels to the shared framebuffer, then sends the
-    /// events. Returns `false` when nobody receives events any more.
-    async fn forward_events(&mut self) -> bool {
+    /// Copies damaged pixels to the shared framebuffer and notes when
+    /// completed updates were read, then sends the events. Returns `false`
+    /// when nobody receives events any more.
+    async fn forward_events(&mut self, read_at: Instant) -> bool {
         let mut batch = Vec::new();
         while let Some(event) = self.session.poll_event() {
             batch.push(event);
@@ -547,6 +588,23 @@ impl Task {
                         copy_rect(source, &mut shared, *rect);
                     }
                 }
+            }
+        }
+        let completed = batch
+            .iter()
+            .filter(|e| matches!(e, Event::UpdateComplete))
+            .count();
+        if completed > 0 {
+            let mut times = self
+                .update_times
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for _ in 0..completed {
+                times.completed += 1;
+                if times.recent.len() == UPDATE_TIMES_KEPT {
+                    times.recent.pop_front();
+                }
+                times.recent.push_back(read_at);
             }
         }
         if batch.iter().any(|e| matches!(e, Event::Connected { .. })) {
@@ -642,6 +700,9 @@ mod tests {
             }
         }
         assert!(connected);
+        let read_at = handle.update_read_at(0).expect("the update's read time");
+        assert!(read_at.elapsed() < Duration::from_secs(10));
+        assert_eq!(handle.update_read_at(1), None, "no second update yet");
         {
             let fb = handle.lock_framebuffer();
             assert_eq!(

@@ -25,18 +25,25 @@ const WIDTH: u32 = 320;
 const HEIGHT: u32 = 240;
 
 /// Runs the main loop until `done` or `timeout`. It waits for sources
-/// rather than sleeping, so the measured frames are not held back.
+/// rather than sleeping, so the measured frames are not held back, and
+/// asks `done` (which may be slow, e.g. a screenshot) at most every 10 ms,
+/// so sources below the default priority get their turns in between.
 fn pump_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     let context = glib::MainContext::default();
     let wake = glib::timeout_add_local(Duration::from_millis(10), || glib::ControlFlow::Continue);
     let start = Instant::now();
+    let mut asked = Instant::now();
     let mut result = false;
     while start.elapsed() < timeout {
         context.iteration(true);
+        if asked.elapsed() < Duration::from_millis(10) {
+            continue;
+        }
         if done() {
             result = true;
             break;
         }
+        asked = Instant::now();
     }
     wake.remove();
     result
@@ -113,6 +120,11 @@ impl Viewer {
     /// Opens a viewer; with `exact`, waits until the widget holds
     /// exactly the server's screen, otherwise just for a first update.
     fn open(server: &Xvnc, title: &str, exact: bool) -> Self {
+        Self::open_sized(server, title, exact, (WIDTH as i32, HEIGHT as i32))
+    }
+
+    /// Like [`Viewer::open`], in a window of `size` (logical pixels).
+    fn open_sized(server: &Xvnc, title: &str, exact: bool, size: (i32, i32)) -> Self {
         let display = VncDisplay::new();
         display.set_scaling_mode(ScalingMode::Zoom);
         display.set_zoom(1.0);
@@ -121,8 +133,8 @@ impl Viewer {
         let window = gtk::Window::builder()
             .title(title)
             .decorated(false)
-            .default_width(WIDTH as i32)
-            .default_height(HEIGHT as i32)
+            .default_width(size.0)
+            .default_height(size.1)
             .child(&display)
             .build();
         window.present();
@@ -250,7 +262,7 @@ fn the_window_shows_the_server_screen_at_every_zoom_with_gl_and_in_software() {
                     .is_some_and(|t| texture_rgb(&t) == expected)
             });
             assert!(arrived, "the server's change never arrived in the widget");
-            for zoom in [0.5, 2.0] {
+            for zoom in [0.25, 0.5, 2.0, 4.0] {
                 viewer.zoom(zoom);
                 let reference = nearest(&expected, zoom);
                 let shown = window_screenshot(&x_display, &viewer.title);
@@ -269,17 +281,227 @@ fn the_window_shows_the_server_screen_at_every_zoom_with_gl_and_in_software() {
                     zoom * 100.0
                 );
             }
+            smooth_scaling_is_linear_and_stretch_fills(&viewer, &expected, &x_display);
         }
         viewer.display.disconnect();
         let display = viewer.display.clone();
         let closed = pump_until(Duration::from_secs(10), || !display.connected());
         assert!(closed, "disconnect did not end the session");
         viewer.window.destroy();
+        one_to_one_scrolls_a_screen_larger_than_the_window(&server, &x_display, renderer);
     }
 
     typing_reaches_an_xterm_and_the_server_follows_the_window_size(&server, &x_display);
     drop(server);
     full_screen_updates_reach_the_screen_quickly();
+}
+
+/// With `smooth` the picture is filtered linearly (closer to a bilinear
+/// scaling than to a nearest one); `Stretch` fills a window of another
+/// aspect ratio exactly.
+fn smooth_scaling_is_linear_and_stretch_fills(
+    viewer: &Viewer,
+    expected: &RgbImage,
+    x_display: &str,
+) {
+    viewer.display.set_smooth(true);
+    viewer.zoom(2.0);
+    let shown = window_screenshot(x_display, &viewer.title);
+    let shown = crop(&shown, WIDTH * 2, HEIGHT * 2);
+    let linear = image::imageops::resize(
+        expected,
+        WIDTH * 2,
+        HEIGHT * 2,
+        image::imageops::FilterType::Triangle,
+    );
+    let to_linear = images::psnr(&linear, &shown).unwrap_or(f64::INFINITY);
+    let to_nearest = images::psnr(&nearest(expected, 2.0), &shown).unwrap_or(f64::INFINITY);
+    eprintln!("smooth at 200%: PSNR {to_linear:.1} dB to bilinear, {to_nearest:.1} dB to nearest");
+    assert!(
+        to_linear >= 30.0 && to_linear > to_nearest,
+        "smooth scaling is not linear (PSNR {to_linear:.1} dB to bilinear, {to_nearest:.1} dB to nearest)"
+    );
+    viewer.display.set_smooth(false);
+
+    let (width, height) = (400, 200);
+    viewer.display.set_scaling_mode(ScalingMode::Stretch);
+    viewer.window.set_default_size(width as i32, height as i32);
+    settle(Duration::from_millis(700));
+    let shown = window_screenshot(x_display, &viewer.title);
+    assert_eq!(
+        shown.dimensions(),
+        (width, height),
+        "the window did not take the stretched size"
+    );
+    let reference = image::imageops::resize(
+        expected,
+        width,
+        height,
+        image::imageops::FilterType::Nearest,
+    );
+    let psnr = images::psnr(&reference, &shown).unwrap_or(f64::INFINITY);
+    eprintln!("stretched to {width}×{height}: PSNR {psnr:.1} dB");
+    assert!(
+        psnr >= 25.0,
+        "stretched to {width}×{height} our window differs from the screen stretched (PSNR {psnr:.1} dB)"
+    );
+    viewer.display.set_scaling_mode(ScalingMode::Zoom);
+}
+
+/// At 1:1 in a scrolled window smaller than the server's screen, the part
+/// scrolled to is shown pixel for pixel.
+fn one_to_one_scrolls_a_screen_larger_than_the_window(
+    server: &Xvnc,
+    x_display: &str,
+    renderer: &str,
+) {
+    let display = VncDisplay::new();
+    display.set_scaling_mode(ScalingMode::OneToOne);
+    display.set_smooth(false);
+    display.set_resize_guest(false);
+    let scrolled = gtk::ScrolledWindow::builder()
+        .hscrollbar_policy(gtk::PolicyType::External)
+        .vscrollbar_policy(gtk::PolicyType::External)
+        .child(&display)
+        .build();
+    let title = format!("porthole-widget-test-scroll-{renderer}");
+    let window = gtk::Window::builder()
+        .title(&title)
+        .decorated(false)
+        .default_width(200)
+        .default_height(150)
+        .child(&scrolled)
+        .build();
+    window.present();
+    display.connect_address(&Address::parse(&format!("127.0.0.1::{}", server.port)).unwrap());
+    let expected = xvnc::screenshot(&server.display_name()).unwrap();
+    let arrived = pump_until(Duration::from_secs(20), || {
+        display
+            .screenshot()
+            .is_some_and(|t| texture_rgb(&t) == expected)
+    });
+    assert!(arrived, "the server's screen never arrived in the widget");
+    settle(Duration::from_millis(300));
+    let (h, v) = (scrolled.hadjustment(), scrolled.vadjustment());
+    assert_eq!(
+        (h.upper(), v.upper()),
+        (f64::from(WIDTH), f64::from(HEIGHT)),
+        "at 1:1 the widget must ask for the server's whole screen"
+    );
+    h.set_value(100.0);
+    v.set_value(80.0);
+    settle(Duration::from_millis(500));
+    let shown = window_screenshot(x_display, &title);
+    let part = image::imageops::crop_imm(&expected, 100, 80, 200, 150).to_image();
+    images::assert_same(
+        &part,
+        &crop(&shown, 200, 150),
+        &format!("1:1 scrolled to (100, 80) ({renderer})"),
+    );
+    display.disconnect();
+    pump_until(Duration::from_secs(10), || !display.connected());
+    window.destroy();
+}
+
+/// The HiDPI checks run in a child process with `GDK_SCALE=2` (GTK reads
+/// it once, when it starts).
+#[test]
+fn at_scale_2_one_remote_pixel_is_one_device_pixel() {
+    if !tools_available(&["Xvfb", "Xvnc", "import", "xdotool"]) {
+        assert!(
+            !in_ci(),
+            "Xvfb, Xvnc, ImageMagick and xdotool are needed in CI"
+        );
+        eprintln!("SKIPPED: Xvfb, Xvnc, ImageMagick or xdotool is missing");
+        return;
+    }
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "--nocapture", "hidpi_child"])
+        .env("GDK_SCALE", "2")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("{stderr}");
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "the scale-2 checks failed:\n{stdout}\n{stderr}"
+    );
+}
+
+/// Run by [`at_scale_2_one_remote_pixel_is_one_device_pixel`] with
+/// `GDK_SCALE=2`: at 100% the window's device pixels are the server's
+/// pixels with either renderer, and a resize asks the server for the
+/// widget's size in device pixels.
+#[test]
+#[ignore = "run by at_scale_2_one_remote_pixel_is_one_device_pixel with GDK_SCALE=2"]
+fn hidpi_child() {
+    assert_eq!(std::env::var("GDK_SCALE").as_deref(), Ok("2"));
+    let (_xvfb, x_display) = start_xvfb();
+    let server = Xvnc::start(&XvncOptions {
+        width: WIDTH as u16,
+        height: HEIGHT as u16,
+        ..XvncOptions::default()
+    })
+    .unwrap();
+    xvnc::show_image(&server.display_name(), &images::test_pattern(WIDTH, HEIGHT)).unwrap();
+    let expected = xvnc::screenshot(&server.display_name()).unwrap();
+    std::env::set_var("DISPLAY", &x_display);
+    std::env::set_var("GDK_BACKEND", "x11");
+    std::env::remove_var(RENDERER_ENV);
+    gtk::init().unwrap();
+    for renderer in ["gl", "software"] {
+        if renderer == "software" {
+            std::env::set_var(RENDERER_ENV, "software");
+        }
+        let title = format!("porthole-widget-test-hidpi-{renderer}");
+        let size = (WIDTH as i32 / 2, HEIGHT as i32 / 2);
+        let viewer = Viewer::open_sized(&server, &title, true, size);
+        assert_eq!(
+            viewer.display.scale_factor(),
+            2,
+            "GDK_SCALE=2 is not in effect"
+        );
+        let name = viewer.display.renderer_name();
+        let shown = window_screenshot(&x_display, &title);
+        assert_eq!(
+            shown.dimensions(),
+            (WIDTH, HEIGHT),
+            "a {}×{} window at scale 2 has twice as many device pixels",
+            size.0,
+            size.1
+        );
+        images::assert_same(&expected, &shown, &format!("100% at scale 2 ({name})"));
+        viewer.display.disconnect();
+        let display = viewer.display.clone();
+        pump_until(Duration::from_secs(10), || !display.connected());
+        viewer.window.destroy();
+    }
+
+    // The server is asked for device pixels: 200×150 logical is 400×300.
+    std::env::remove_var(RENDERER_ENV);
+    let viewer = Viewer::open_sized(
+        &server,
+        "porthole-widget-test-hidpi-resize",
+        false,
+        (160, 120),
+    );
+    viewer.display.set_scaling_mode(ScalingMode::Fit);
+    viewer.display.set_resize_guest(true);
+    viewer.window.set_default_size(200, 150);
+    let display = viewer.display.clone();
+    let followed = pump_until(Duration::from_secs(10), || {
+        (display.remote_width(), display.remote_height()) == (400, 300)
+    });
+    assert!(
+        followed,
+        "the server is {}×{}, not the 400×300 device pixels of a 200×150 widget at scale 2",
+        display.remote_width(),
+        display.remote_height()
+    );
+    let on_server = xvnc::screenshot(&server.display_name()).unwrap();
+    assert_eq!(on_server.dimensions(), (400, 300), "Xvnc's own screen size");
+    viewer.window.destroy();
 }
 
 /// CPU time of this process so far (all threads), from /proc.
@@ -297,9 +519,10 @@ fn process_cpu() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
-/// Full-screen changes at 1920×1080: how long from the update's arrival
-/// on the main thread to the end of the frame that shows it, and the CPU
-/// this process (decoding and drawing) spends per change.
+/// Full-screen changes at 1920×1080: how long from the moment the driver
+/// read the update's last byte to the end of the frame that shows it, and
+/// the CPU this process (decoding and drawing) spends per change
+/// (`benches/latency.rs` measures this at a steady rate).
 fn full_screen_updates_reach_the_screen_quickly() {
     let server = Xvnc::start(&XvncOptions {
         width: 1920,
@@ -355,7 +578,7 @@ fn full_screen_updates_reach_the_screen_quickly() {
     let mean = latencies.iter().sum::<u64>() / latencies.len() as u64;
     let max = latencies.iter().copied().max().unwrap_or(0);
     eprintln!(
-        "1920×1080 full-screen updates ({}): update arrival to frame painted {:.1} ms mean, {:.1} ms max; {} ms CPU per change (decode, upload, draw)",
+        "1920×1080 full-screen updates ({}): last byte read to frame painted {:.1} ms mean, {:.1} ms max; {} ms CPU per change (decode, upload, draw)",
         viewer.display.renderer_name(),
         mean as f64 / 1000.0,
         max as f64 / 1000.0,
@@ -429,6 +652,7 @@ fn typing_reaches_an_xterm_and_the_server_follows_the_window_size(server: &Xvnc,
     // cursor shape: it became our window's local cursor.
     let widest = widest_cursor.get();
     assert!(widest > 1, "the server's cursor shape never became ours");
+    typing_gets_through_a_flood_of_updates(&viewer, server, x_display, &typed);
 
     viewer.display.set_scaling_mode(ScalingMode::Fit);
     viewer.display.set_resize_guest(true);
@@ -457,6 +681,60 @@ fn typing_reaches_an_xterm_and_the_server_follows_the_window_size(server: &Xvnc,
 
     clipboard_goes_both_ways(server, x_display);
     viewer.window.destroy();
+}
+
+/// While the server floods us with updates (its root window repainted in
+/// a loop), typed keys still reach it and frames are still drawn: neither
+/// input nor drawing waits behind the updates.
+fn typing_gets_through_a_flood_of_updates(
+    viewer: &Viewer,
+    server: &Xvnc,
+    x_display: &str,
+    typed: &std::path::Path,
+) {
+    if !tools_available(&["xsetroot"]) {
+        assert!(!in_ci(), "xsetroot is needed in CI");
+        eprintln!("SKIPPED: xsetroot is missing, typing during a flood is not tested");
+        return;
+    }
+    let mut flood = Command::new("sh");
+    flood.env("DISPLAY", server.display_name()).args([
+        "-c",
+        "while :; do xsetroot -solid red; xsetroot -solid blue; done",
+    ]);
+    let _flood = ServerProcess::spawn("xsetroot loop", flood).unwrap();
+    let frames = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    let counter = frames.clone();
+    let handler = viewer
+        .display
+        .connect_notify_local(Some("frame-latency-us"), move |_, _| {
+            counter.set(counter.get() + 1)
+        });
+    settle(Duration::from_secs(1));
+    let before = frames.get();
+    let mut xdotool = Command::new("xdotool");
+    xdotool
+        .env("DISPLAY", x_display)
+        .args(["type", "--delay", "20", "flooded\n"]);
+    let started = Instant::now();
+    let typing = std::thread::spawn(move || run(xdotool));
+    let arrived = pump_until(Duration::from_secs(30), || {
+        std::fs::read_to_string(typed).is_ok_and(|t| t.contains("flooded"))
+    });
+    let took = started.elapsed();
+    typing.join().unwrap().unwrap();
+    let drawn = frames.get() - before;
+    glib::prelude::ObjectExt::disconnect(&viewer.display, handler);
+    eprintln!(
+        "during a flood of updates: typing reached Xvnc after {} ms; {drawn} frames drawn meanwhile",
+        took.as_millis()
+    );
+    assert!(
+        arrived,
+        "typing during a flood of updates did not reach the xterm; it got {:?}",
+        std::fs::read_to_string(typed).unwrap_or_default()
+    );
+    assert!(drawn > 0, "no frame was drawn during the flood");
 }
 
 /// Reads `display`'s clipboard with xclip in a thread while our main loop

@@ -19,7 +19,7 @@ use super::audio::{self, AudioOutput};
 use super::clipboard::ClipboardLink;
 use super::cursor::{self, CursorMode};
 use super::input::{self, InputState, Leds, UngrabKeys};
-use super::render::{self, Damage, GlRenderer};
+use super::render::{self, Damage, GlRenderer, ScreenTexture};
 use super::scaling::{self, Placement, ScalingMode};
 use crate::address::Address;
 use crate::driver::{self, DriverError, DriverEvent, Events, Handle, Stream};
@@ -32,6 +32,12 @@ const RESIZE_DEBOUNCE: Duration = Duration::from_millis(300);
 /// Events handled per main-loop turn before the widget draws and lets
 /// other sources run.
 const EVENT_BATCH: usize = 512;
+
+/// The priority at which the driver's events are handled: below input, so
+/// a server that floods updates cannot hold back the user's keys, and
+/// above drawing (GDK's redraw priority is 120), so a frame shows every
+/// update that arrived before it.
+const EVENT_PRIORITY: glib::Priority = glib::Priority::HIGH_IDLE;
 
 /// Which renderer draws the screen.
 #[derive(Debug, Default)]
@@ -106,9 +112,9 @@ mod imp {
         /// `"gl"` or `"software"` once realized.
         #[property(get)]
         pub(crate) renderer_name: RefCell<String>,
-        /// Microseconds from the arrival of the last complete update on
-        /// this thread to the end of painting the frame that shows it
-        /// (0 until one was shown): the widget's share of the latency.
+        /// Microseconds from the moment the driver read the last byte of
+        /// the oldest update not yet shown to the end of painting the
+        /// frame that shows it (0 until one was shown).
         #[property(get)]
         pub(crate) frame_latency_us: Cell<u64>,
 
@@ -119,6 +125,9 @@ mod imp {
         pub(crate) damage: RefCell<Damage>,
         pub(crate) renderer: RefCell<Renderer>,
         pub(crate) gl_area: RefCell<Option<gtk::GLArea>>,
+        /// With GL: the screen as a texture GTK draws itself (see
+        /// `render`); the GL area is drawn only for sharp scaling.
+        pub(crate) screen_texture: RefCell<Option<ScreenTexture>>,
         pub(crate) input: RefCell<InputState>,
         pub(crate) clipboard: ClipboardLink,
         pub(crate) audio: AudioOutput,
@@ -129,9 +138,11 @@ mod imp {
         pub(crate) extended_keys: Cell<bool>,
         /// The size last asked of the server, not to ask twice.
         pub(crate) requested_size: Cell<(u16, u16)>,
-        /// When the oldest update not yet on screen arrived, and whether a
+        /// When the oldest update not yet on screen was read, and whether a
         /// frame has drawn it.
         pub(crate) update_arrived: Cell<Option<std::time::Instant>>,
+        /// `UpdateComplete` events of this connection so far.
+        pub(crate) updates_completed: Cell<u64>,
         pub(crate) update_drawn: Cell<bool>,
         pub(crate) after_paint: RefCell<Option<(gdk::FrameClock, glib::SignalHandlerId)>>,
     }
@@ -240,11 +251,25 @@ mod imp {
                 });
                 self.after_paint.replace(Some((clock, id)));
             }
+            if self.gl_area.borrow().is_some() {
+                match ScreenTexture::new(&*obj) {
+                    Ok(texture) => {
+                        self.screen_texture.replace(Some(texture));
+                    }
+                    Err(reason) => glib::g_warning!(
+                        "porthole-vnc",
+                        "GTK cannot draw the screen's texture itself ({reason}); drawing through the GL area"
+                    ),
+                }
+            }
         }
 
         fn unrealize(&self) {
             if let Some((clock, id)) = self.after_paint.take() {
                 clock.disconnect(id);
+            }
+            if let Some(texture) = self.screen_texture.take() {
+                texture.destroy();
             }
             self.parent_unrealize();
         }
@@ -276,13 +301,41 @@ mod imp {
         fn snapshot(&self, snapshot: &gtk::Snapshot) {
             let obj = self.obj();
             self.mark_drawn();
-            if let Some(area) = self.gl_area.borrow().as_ref() {
-                obj.snapshot_child(area, snapshot);
-                return;
+            if !self.draws_directly() {
+                if let Some(area) = self.gl_area.borrow().as_ref() {
+                    obj.snapshot_child(area, snapshot);
+                    return;
+                }
             }
             let (width, height) = (f64::from(obj.width()), f64::from(obj.height()));
             let bounds = graphene::Rect::new(0.0, 0.0, width as f32, height as f32);
             snapshot.append_color(&gdk::RGBA::BLACK, &bounds);
+            let mut screen_texture = self.screen_texture.borrow_mut();
+            if let Some(screen) = screen_texture.as_mut() {
+                let damage = self.damage.replace(Damage::None);
+                if !damage.is_none() {
+                    if let Renderer::Gl(gl) = &mut *self.renderer.borrow_mut() {
+                        gl.invalidate();
+                    }
+                }
+                let handle = self.handle.borrow();
+                // Locked only for this frame's uploads.
+                let framebuffer = handle.as_ref().map(|h| h.lock_framebuffer());
+                let texture = screen.update(framebuffer.as_deref(), damage);
+                drop(framebuffer);
+                if let Some(texture) = texture {
+                    let scale = f64::from(obj.scale_factor().max(1));
+                    let p = self.placement((width * scale, height * scale));
+                    let rect = graphene::Rect::new(
+                        (p.x / scale) as f32,
+                        (p.y / scale) as f32,
+                        (p.width / scale) as f32,
+                        (p.height / scale) as f32,
+                    );
+                    snapshot.append_texture(&texture, &rect);
+                }
+                return;
+            }
             if !self.damage.borrow().is_none() {
                 self.damage.replace(Damage::None);
                 let texture = self
@@ -392,9 +445,30 @@ mod imp {
         /// Draws again (after damage or a change of how to draw).
         pub(crate) fn redraw(&self) {
             match self.gl_area.borrow().as_ref() {
-                Some(area) => area.queue_render(),
-                None => self.obj().queue_draw(),
+                Some(area) if !self.draws_directly() => area.queue_render(),
+                _ => self.obj().queue_draw(),
             }
+        }
+
+        /// Whether GTK draws the screen's texture itself: at one remote
+        /// pixel per device pixel, or scaled smoothly (GTK 4.8 always
+        /// filters linearly). Sharp scaling needs the GL area's quad.
+        fn draws_directly(&self) -> bool {
+            if self.screen_texture.borrow().is_none() {
+                return false;
+            }
+            if self.smooth.get() {
+                return true;
+            }
+            let obj = self.obj();
+            let scale = f64::from(obj.scale_factor().max(1));
+            let area = (
+                f64::from(obj.width()) * scale,
+                f64::from(obj.height()) * scale,
+            );
+            let p = self.placement(area);
+            let (rw, rh) = self.remote_size();
+            p.width == f64::from(rw) && p.height == f64::from(rh)
         }
 
         fn use_software(&self) {
@@ -422,6 +496,7 @@ mod imp {
                     let area = area.clone();
                     glib::idle_add_local_once(move || area.unparent());
                     self.gl_area.replace(None);
+                    self.screen_texture.replace(None);
                     self.use_software();
                     self.obj().queue_draw();
                 }
@@ -463,6 +538,11 @@ mod imp {
             let viewport = (area.width() * scale, area.height() * scale);
             let placement = self.placement((f64::from(viewport.0), f64::from(viewport.1)));
             let damage = self.damage.replace(Damage::None);
+            if !damage.is_none() {
+                if let Some(screen) = self.screen_texture.borrow_mut().as_mut() {
+                    screen.invalidate();
+                }
+            }
             let handle = self.handle.borrow();
             // The lock is held only for the uploads of this frame.
             let framebuffer = handle.as_ref().map(|h| h.lock_framebuffer());
@@ -534,6 +614,7 @@ mod imp {
             self.requested_size.set((0, 0));
             self.can_resize.set(false);
             self.extended_keys.set(false);
+            self.updates_completed.set(0);
             self.input.borrow_mut().reset_session();
             self.audio.reset();
             obj.set_cursor(None);
@@ -590,8 +671,16 @@ mod imp {
                 }
                 Event::Damage(rect) => self.damage.borrow_mut().add(rect),
                 Event::UpdateComplete => {
+                    let number = self.updates_completed.get();
+                    self.updates_completed.set(number + 1);
                     if self.update_arrived.get().is_none() {
-                        self.update_arrived.set(Some(std::time::Instant::now()));
+                        let read_at = self
+                            .handle
+                            .borrow()
+                            .as_ref()
+                            .and_then(|h| h.update_read_at(number));
+                        self.update_arrived
+                            .set(Some(read_at.unwrap_or_else(std::time::Instant::now)));
                     }
                     self.redraw();
                 }
@@ -845,7 +934,7 @@ impl VncDisplay {
         let generation = imp.generation.get();
         let weak = self.downgrade();
         let task = super::runtime().map(|runtime| runtime.spawn(connect));
-        glib::spawn_future_local(async move {
+        glib::MainContext::default().spawn_local_with_priority(EVENT_PRIORITY, async move {
             let connected = match task {
                 Ok(join) => match join.await {
                     Ok(result) => result,
@@ -893,6 +982,16 @@ impl VncDisplay {
                     if handled < EVENT_BATCH {
                         next = events.try_recv().ok();
                     }
+                }
+                drop(display);
+                if handled >= EVENT_BATCH {
+                    // More are waiting and `recv` would not yield: wait for
+                    // a turn below drawing, so a flood cannot hold frames back.
+                    glib::timeout_future_with_priority(
+                        glib::Priority::DEFAULT_IDLE,
+                        Duration::ZERO,
+                    )
+                    .await;
                 }
             }
             // The driver always ends with `Closed`; a channel that closed

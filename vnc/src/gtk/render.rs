@@ -1,7 +1,11 @@
-//! Drawing the remote screen: the GL renderer that keeps the framebuffer in
-//! a texture, uploads only damaged rectangles and draws one scaled quad,
-//! and the software renderer (a `gdk::MemoryTexture` drawn by GSK) used
-//! when GL is unavailable or `PORTHOLE_RENDERER=software` asks for it.
+//! Drawing the remote screen. With GL the framebuffer lives in a texture
+//! and only damaged rectangles are uploaded; then either GTK's renderer
+//! draws that texture itself ([`ScreenTexture`], a `gdk::GLTexture`: one
+//! pass over the window, used at 1:1 and for smooth scaling) or, for sharp
+//! (nearest) scaling, which GTK 4.8 cannot do, a `GtkGLArea` draws a scaled
+//! quad ([`GlRenderer`]) that GTK then composites. Without GL, or with
+//! `PORTHOLE_RENDERER=software`, a `gdk::MemoryTexture` of the screen is
+//! drawn by GSK.
 //!
 //! This is the only module of the crate with `unsafe` code: every GL call
 //! through `glow` is an `unsafe fn`, because the GL driver trusts what it is
@@ -121,22 +125,7 @@ impl GlRenderer {
             return Err(error.to_string());
         }
         let context = area.context().ok_or("the GL area has no context")?;
-        context.make_current();
-        let library = epoxy().ok_or("libepoxy.so.0 cannot be loaded")?;
-        // SAFETY: the loader returns, for each GL name, the value of
-        // libepoxy's exported function pointer `epoxy_<name>` (a dispatch
-        // stub that resolves for the current context), or null when there
-        // is none; glow reads them once, with `context` current as glow's
-        // version query needs.
-        let gl = unsafe {
-            glow::Context::from_loader_function(|name| {
-                let symbol = format!("epoxy_{name}\0");
-                match library.get::<*const *const c_void>(symbol.as_bytes()) {
-                    Ok(variable) => **variable,
-                    Err(_) => std::ptr::null(),
-                }
-            })
-        };
+        let gl = load_gl(&context)?;
         let header = if context.uses_es() {
             "#version 300 es\nprecision mediump float;\n"
         } else {
@@ -198,10 +187,10 @@ impl GlRenderer {
                 } else {
                     match damage {
                         Damage::None => {}
-                        Damage::Full => upload_rect(gl, fb, full(fb)),
+                        Damage::Full => upload_rect(gl, fb, full(fb), glow::RGBA),
                         Damage::Rects(rects) => {
                             for rect in rects {
-                                upload_rect(gl, fb, rect);
+                                upload_rect(gl, fb, rect, glow::RGBA);
                             }
                         }
                     }
@@ -243,6 +232,12 @@ impl GlRenderer {
         }
     }
 
+    /// Forgets the texture's contents: the next draw uploads everything
+    /// (after frames drawn by the [`ScreenTexture`] instead).
+    pub fn invalidate(&mut self) {
+        self.size = (0, 0);
+    }
+
     /// Frees the GL objects; call with the context current (unrealize).
     pub fn destroy(self) {
         // SAFETY: the objects belong to the current context and are not
@@ -255,6 +250,169 @@ impl GlRenderer {
     }
 }
 
+/// Makes `context` current and loads GL's functions for it.
+fn load_gl(context: &gdk::GLContext) -> Result<glow::Context, String> {
+    context.make_current();
+    let library = epoxy().ok_or("libepoxy.so.0 cannot be loaded")?;
+    // SAFETY: the loader returns, for each GL name, the value of
+    // libepoxy's exported function pointer `epoxy_<name>` (a dispatch
+    // stub that resolves for the current context), or null when there
+    // is none; glow reads them once, with `context` current as glow's
+    // version query needs.
+    Ok(unsafe {
+        glow::Context::from_loader_function(|name| {
+            let symbol = format!("epoxy_{name}\0");
+            match library.get::<*const *const c_void>(symbol.as_bytes()) {
+                Ok(variable) => **variable,
+                Err(_) => std::ptr::null(),
+            }
+        })
+    })
+}
+
+/// The screen in a GL texture of a context of our own (shared with GTK's,
+/// as all of a display's contexts are), handed to GTK as a
+/// `gdk::GLTexture` that its renderer draws directly: one full-window
+/// pass per frame instead of the `GtkGLArea`'s two (its quad, then GTK
+/// compositing the area's texture).
+pub struct ScreenTexture {
+    context: gdk::GLContext,
+    gl: glow::Context,
+    texture: glow::Texture,
+    /// The texture's size; `(0, 0)` when its contents must be uploaded
+    /// again in full.
+    size: (u16, u16),
+    /// What the last update produced, drawn again while nothing changes.
+    current: Option<gdk::Texture>,
+}
+
+impl std::fmt::Debug for ScreenTexture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScreenTexture")
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+impl ScreenTexture {
+    /// A context for `widget`'s (realized) surface and a texture in it.
+    /// Desktop GL only: uploads use `GL_BGRA`, the framebuffer's byte
+    /// order, which GLES lacks.
+    pub fn new(widget: &impl IsA<gtk::Widget>) -> Result<Self, String> {
+        let surface = widget
+            .native()
+            .and_then(|n| n.surface())
+            .ok_or("the widget has no surface")?;
+        let context = surface.create_gl_context().map_err(|e| e.to_string())?;
+        context.set_allowed_apis(gdk::GLAPI::GL);
+        context.realize().map_err(|e| e.to_string())?;
+        let gl = load_gl(&context)?;
+        // SAFETY: object creation on the current context, owned by the
+        // returned value.
+        let texture = unsafe { gl.create_texture()? };
+        Ok(Self {
+            context,
+            gl,
+            texture,
+            size: (0, 0),
+            current: None,
+        })
+    }
+
+    /// Forgets the texture's contents: the next update uploads everything
+    /// (after frames drawn by the [`GlRenderer`] instead).
+    pub fn invalidate(&mut self) {
+        self.size = (0, 0);
+    }
+
+    /// Uploads `damage` from `framebuffer` (all of it after a resize or
+    /// [`ScreenTexture::invalidate`]) and returns the texture to draw.
+    pub fn update(
+        &mut self,
+        framebuffer: Option<&Framebuffer>,
+        damage: Damage,
+    ) -> Option<gdk::Texture> {
+        let Some(fb) = framebuffer.filter(|fb| fb.width() > 0 && fb.height() > 0) else {
+            return self.current.clone();
+        };
+        if matches!(damage, Damage::None) && self.size != (0, 0) {
+            return self.current.clone();
+        }
+        self.context.make_current();
+        let gl = &self.gl;
+        let size = (fb.width(), fb.height());
+        // SAFETY: our context is current and owns the texture; uploads
+        // read exactly the rows of rectangles checked to lie inside `fb`
+        // (see `upload_rect`), whose data outlives the calls.
+        unsafe {
+            gl.bind_texture(glow::TEXTURE_2D, Some(self.texture));
+            if size != self.size {
+                self.size = size;
+                gl.pixel_store_i32(glow::UNPACK_ROW_LENGTH, 0);
+                gl.pixel_store_i32(glow::UNPACK_ALIGNMENT, 4);
+                // Unsized RGBA lets GL pick the storage that matches BGRA
+                // bytes, so uploads are plain copies (with RGBA8, Mesa
+                // swizzles every pixel of every upload).
+                gl.tex_image_2d(
+                    glow::TEXTURE_2D,
+                    0,
+                    glow::RGBA as i32,
+                    i32::from(size.0),
+                    i32::from(size.1),
+                    0,
+                    glow::BGRA,
+                    glow::UNSIGNED_BYTE,
+                    glow::PixelUnpackData::Slice(Some(fb.data())),
+                );
+                let clamp = glow::CLAMP_TO_EDGE as i32;
+                gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_WRAP_S, clamp);
+                gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_WRAP_T, clamp);
+                let linear = glow::LINEAR as i32;
+                gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_MIN_FILTER, linear);
+                gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_MAG_FILTER, linear);
+            } else {
+                match damage {
+                    Damage::None => {}
+                    Damage::Full => upload_rect(gl, fb, full(fb), glow::BGRA),
+                    Damage::Rects(rects) => {
+                        for rect in rects {
+                            upload_rect(gl, fb, rect, glow::BGRA);
+                        }
+                    }
+                }
+            }
+            gl.bind_texture(glow::TEXTURE_2D, None);
+            // GTK's context reads the texture next; a flush orders the
+            // uploads before its commands (no glFinish: nothing waits).
+            gl.flush();
+        }
+        // SAFETY: the texture belongs to `context` and stays alive until
+        // `destroy`, which the widget calls only on unrealize, after GTK
+        // stopped drawing its nodes; a new wrapper per update tells GTK
+        // the contents changed.
+        let texture = unsafe {
+            gdk::GLTexture::new(
+                &self.context,
+                self.texture.0.get(),
+                i32::from(size.0),
+                i32::from(size.1),
+            )
+        };
+        self.current = Some(texture.upcast());
+        self.current.clone()
+    }
+
+    /// Frees the texture (unrealize).
+    pub fn destroy(mut self) {
+        self.current = None;
+        self.context.make_current();
+        // SAFETY: the texture belongs to the now current context and is
+        // not used again: `self` is consumed.
+        unsafe { self.gl.delete_texture(self.texture) };
+        gdk::GLContext::clear_current();
+    }
+}
+
 fn full(fb: &Framebuffer) -> Rect {
     Rect {
         x: 0,
@@ -264,12 +422,14 @@ fn full(fb: &Framebuffer) -> Rect {
     }
 }
 
-/// Uploads one rectangle of `fb` into the bound texture of the same size.
+/// Uploads one rectangle of `fb` into the bound texture of the same size,
+/// its B, G, R, A bytes given to GL as `format` (`RGBA` when a shader
+/// swaps them back, `BGRA` where GL takes them as they are).
 ///
 /// # Safety
 /// A context must be current with a texture of `fb`'s size bound to
 /// `TEXTURE_2D`.
-unsafe fn upload_rect(gl: &glow::Context, fb: &Framebuffer, rect: Rect) {
+unsafe fn upload_rect(gl: &glow::Context, fb: &Framebuffer, rect: Rect, format: u32) {
     if rect.width == 0 || rect.height == 0 || !fb.contains(rect) {
         return;
     }
@@ -295,7 +455,7 @@ unsafe fn upload_rect(gl: &glow::Context, fb: &Framebuffer, rect: Rect) {
             i32::from(rect.y),
             i32::from(rect.width),
             i32::from(rect.height),
-            glow::RGBA,
+            format,
             glow::UNSIGNED_BYTE,
             glow::PixelUnpackData::Slice(Some(pixels)),
         );
@@ -352,7 +512,10 @@ pub fn texture_of(fb: &Framebuffer) -> Option<gdk::Texture> {
     let texture = gdk::MemoryTexture::new(
         i32::from(fb.width()),
         i32::from(fb.height()),
-        gdk::MemoryFormat::B8g8r8a8,
+        // Opaque pixels are their own premultiplied form, and GDK uploads
+        // premultiplied BGRA as it is, where plain BGRA is converted on the
+        // CPU first.
+        gdk::MemoryFormat::B8g8r8a8Premultiplied,
         &bytes,
         fb.stride(),
     );
