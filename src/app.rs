@@ -154,14 +154,7 @@ impl SimpleComponent for App {
             AppMsg::AskAddress => self
                 .connect_dialog
                 .emit(crate::connect_dialog::ConnectDialogMsg::Show),
-            AppMsg::Open(target) => {
-                // The console viewer is not built yet: say clearly what was understood.
-                let text = gettext(
-                    "“{}” is a valid VNC address. The console viewer is not available yet.",
-                )
-                .replace("{}", &target.address.to_string());
-                self.toast(&text);
-            }
+            AppMsg::Open(target) => crate::viewer::open(target),
             AppMsg::Launch(launch) => self.manager.emit(ManagerMsg::Launch(launch)),
             AppMsg::ShowError(text) => self.toast(&text),
             AppMsg::ShowPreferences => crate::preferences::show(window.as_ref(), &self.settings),

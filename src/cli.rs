@@ -7,6 +7,7 @@ use gettextrs::gettext;
 
 use crate::libvirt::ConnectionSpec;
 use crate::target;
+use crate::viewer::options::ViewerOptions;
 
 /// A flag of Porthole's own, shown by `--help`.
 #[derive(Debug)]
@@ -85,10 +86,15 @@ pub enum Check {
 pub fn check(args: &[String]) -> Result<Check, String> {
     let mut version = false;
     let mut only_targets = false;
+    let mut viewer_options = ViewerOptions::default();
     let mut args_iter = args.iter().skip(1);
     while let Some(arg) = args_iter.next() {
         if !only_targets {
             if let Some(result) = check_value_option(arg, &mut args_iter) {
+                result?;
+                continue;
+            }
+            if let Some(result) = viewer_options.take_argument(arg, &mut args_iter) {
                 result?;
                 continue;
             }

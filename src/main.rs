@@ -16,6 +16,7 @@ mod manager;
 mod new_vm;
 mod preferences;
 mod target;
+mod viewer;
 mod vm_page;
 
 use gettextrs::gettext;
@@ -80,8 +81,27 @@ fn main() -> glib::ExitCode {
             Some(&(option.value_name)()),
         );
     }
-    app.connect_command_line(|app, command_line| {
+    for option in viewer::options::OPTIONS {
+        let (arg, value_name) = match option.value_name {
+            Some(name) => (glib::OptionArg::String, Some(name())),
+            None => (glib::OptionArg::None, None),
+        };
+        app.add_main_option(
+            option.long,
+            glib::Char::from(option.short),
+            glib::OptionFlags::NONE,
+            arg,
+            &(option.description)(),
+            value_name.as_deref(),
+        );
+    }
+    // Only the first command line of the app's life opens a standalone viewer.
+    let first_command_line = std::cell::Cell::new(true);
+    app.connect_command_line(move |app, command_line| {
         app.activate();
+        let viewer_options =
+            viewer::options::ViewerOptions::from_dict(&command_line.options_dict());
+        let standalone = first_command_line.replace(false);
         // Every command line, the first one too, tells the manager what to
         // open; the first one also starts the saved connections.
         APP_BROKER.send(AppMsg::Launch(manager::Launch::from_options(
@@ -91,9 +111,16 @@ fn main() -> glib::ExitCode {
         for arg in args.iter().skip(1) {
             let arg = arg.to_string_lossy();
             // Already checked in the local instance; a remote one may send anything.
-            match target::parse_argument(&arg) {
-                Ok(target) => APP_BROKER.send(AppMsg::Open(target)),
-                Err(err) => APP_BROKER.send(AppMsg::ShowError(err)),
+            match (target::parse_argument(&arg), &viewer_options) {
+                (Ok(mut target), Ok(options)) => {
+                    target.options = viewer::options::ViewerOptions {
+                        standalone,
+                        ..options.clone()
+                    };
+                    APP_BROKER.send(AppMsg::Open(target));
+                }
+                (Err(err), _) => APP_BROKER.send(AppMsg::ShowError(err)),
+                (_, Err(err)) => APP_BROKER.send(AppMsg::ShowError(err.clone())),
             }
         }
         glib::ExitCode::SUCCESS

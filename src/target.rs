@@ -8,6 +8,8 @@ use gettextrs::gettext;
 use porthole_vnc::address::Address;
 use relm4::gtk::glib;
 
+use crate::viewer::options::ViewerOptions;
+
 /// A console to open in a viewer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ViewerTarget {
@@ -15,6 +17,8 @@ pub struct ViewerTarget {
     /// The password a `.vv` file carried; never logged.
     pub password: Option<String>,
     pub title: Option<String>,
+    /// How the viewer starts (the command line's viewer options).
+    pub options: ViewerOptions,
 }
 
 /// `.vv` files are a few hundred bytes; anything much larger is not one.
@@ -39,6 +43,7 @@ pub fn parse_address(text: &str) -> Result<ViewerTarget, String> {
         address,
         password: None,
         title: None,
+        options: ViewerOptions::default(),
     })
 }
 
@@ -93,6 +98,7 @@ fn parse_vv(file: &glib::KeyFile) -> Result<ViewerTarget, String> {
         address,
         password: get("password").filter(|p| !p.is_empty()),
         title: get("title").filter(|t| !t.is_empty()),
+        options: ViewerOptions::default(),
     })
 }
 

@@ -6,6 +6,7 @@ pub mod a11y;
 pub mod bus;
 pub mod display;
 pub mod images;
+pub mod keyring;
 pub mod libvirt;
 pub mod process;
 pub mod qemu;

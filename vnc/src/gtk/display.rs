@@ -23,8 +23,8 @@ use super::render::{self, Damage, GlRenderer, ScreenTexture};
 use super::scaling::{self, Placement, ScalingMode};
 use crate::address::Address;
 use crate::driver::{self, DriverError, DriverEvent, Events, Handle, Stream};
-use crate::proto::{Config, Event, Extension};
-use crate::security::Credentials;
+use crate::proto::{self, Config, Event, Extension, Quality};
+use crate::security::{Credentials, Fingerprint};
 
 /// How long the window must keep a size before the server is asked for it.
 const RESIZE_DEBOUNCE: Duration = Duration::from_millis(300);
@@ -38,6 +38,102 @@ const EVENT_BATCH: usize = 512;
 /// above drawing (GDK's redraw priority is 120), so a frame shows every
 /// update that arrived before it.
 const EVENT_PRIORITY: glib::Priority = glib::Priority::HIGH_IDLE;
+
+/// Why the last connection ended, sorted for a UI that explains it and
+/// says what to do ([`VncDisplay::last_disconnect`]); the `disconnected`
+/// signal's text has the details.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum DisconnectKind {
+    /// [`VncDisplay::disconnect`] was called (or nothing ended yet).
+    #[default]
+    Requested,
+    /// Nothing listens at the address, or the server turned the client away.
+    Refused,
+    /// The host name does not resolve.
+    HostNotFound,
+    /// No answer in time, or no route to the host.
+    Unreachable,
+    /// The server rejected the credentials.
+    AuthenticationFailed,
+    /// The server ended a running session or hung up during the handshake.
+    ClosedByServer,
+    /// The server sent something that is not valid RFB (or went over a limit).
+    Protocol,
+    /// No common security type, or the security handshake failed.
+    Security,
+    /// TLS verification failed; the user may trust this fingerprint.
+    CertificateNotTrusted {
+        fingerprint: Fingerprint,
+        reason: String,
+    },
+    /// The host's pinned certificate was replaced by this one.
+    CertificateChanged { fingerprint: Fingerprint },
+    /// Anything else (a local error).
+    Other,
+}
+
+impl DisconnectKind {
+    /// Sorts a driver error.
+    pub fn of(error: &DriverError) -> Self {
+        match error {
+            DriverError::Resolve { .. } | DriverError::NoAddress { .. } => Self::HostNotFound,
+            DriverError::Connect { source, .. }
+                if source.kind() == std::io::ErrorKind::ConnectionRefused =>
+            {
+                Self::Refused
+            }
+            DriverError::Connect { .. } | DriverError::ConnectTimeout { .. } => Self::Unreachable,
+            DriverError::Io(_)
+            | DriverError::ClosedDuringHandshake
+            | DriverError::ClosedByServer => Self::ClosedByServer,
+            DriverError::Session(error) => match error {
+                proto::Error::AuthenticationFailed { .. }
+                | proto::Error::MissingCredentials { .. } => Self::AuthenticationFailed,
+                proto::Error::ConnectionRefused { .. } => Self::Refused,
+                proto::Error::CertificateNotTrusted {
+                    fingerprint,
+                    reason,
+                } => Self::CertificateNotTrusted {
+                    fingerprint: *fingerprint,
+                    reason: reason.clone(),
+                },
+                proto::Error::CertificateChanged { fingerprint } => Self::CertificateChanged {
+                    fingerprint: *fingerprint,
+                },
+                proto::Error::NoAcceptableSecurity { .. }
+                | proto::Error::SecurityFailed { .. }
+                | proto::Error::Tls(_) => Self::Security,
+                proto::Error::Closed => Self::ClosedByServer,
+                _ => Self::Protocol,
+            },
+        }
+    }
+}
+
+/// How [`VncDisplay::connect_address_with`] connects.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    /// Let other clients stay connected (ClientInit's shared flag).
+    pub shared: bool,
+    /// `None`: [`Quality::auto_for`] the address.
+    pub quality: Option<Quality>,
+    /// Certificates trusted for this host whatever signed them.
+    pub pinned: Vec<Fingerprint>,
+    /// Answers the server's first request for credentials (a stored or
+    /// given password); a later request emits `auth-required`.
+    pub credentials: Option<Credentials>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            shared: true,
+            quality: None,
+            pinned: Vec::new(),
+            credentials: None,
+        }
+    }
+}
 
 /// Which renderer draws the screen.
 #[derive(Debug, Default)]
@@ -145,6 +241,7 @@ mod imp {
         pub(crate) updates_completed: Cell<u64>,
         pub(crate) update_drawn: Cell<bool>,
         pub(crate) after_paint: RefCell<Option<(gdk::FrameClock, glib::SignalHandlerId)>>,
+        pub(crate) last_disconnect: RefCell<DisconnectKind>,
     }
 
     #[glib::object_subclass]
@@ -632,6 +729,8 @@ mod imp {
                     self.generation.set(self.generation.get().wrapping_add(1));
                     self.handle.replace(None);
                     self.reset_session_state();
+                    let kind = result.as_ref().err().map(DisconnectKind::of);
+                    self.last_disconnect.replace(kind.unwrap_or_default());
                     let reason = result.err().map(|e| e.to_string()).unwrap_or_default();
                     obj.emit_by_name::<()>("disconnected", &[&reason]);
                     return;
@@ -779,6 +878,39 @@ impl VncDisplay {
             let (handle, events, _join) = driver::spawn(stream, Config::default(), None);
             Ok((handle, events))
         });
+    }
+
+    /// Connects to a server at `address` with `options`; the TLS
+    /// certificate must be for the address's host (or pinned).
+    pub fn connect_address_with(&self, address: &Address, options: ConnectOptions) {
+        let address = address.clone();
+        let mut config = Config {
+            shared: options.shared,
+            quality: options
+                .quality
+                .unwrap_or_else(|| Quality::auto_for(&address)),
+            ..Config::default()
+        };
+        config.tls.pinned = options.pinned;
+        if let Address::Tcp { host, .. } = &address {
+            config.tls.server_name = Some(host.clone());
+        }
+        self.start(async move {
+            let stream = driver::connect(&address, driver::DEFAULT_CONNECT_TIMEOUT).await?;
+            let (handle, events, _join) = driver::spawn(stream, config, options.credentials);
+            Ok((handle, events))
+        });
+    }
+
+    /// Why the last connection ended (kept until the next one ends).
+    pub fn last_disconnect(&self) -> DisconnectKind {
+        self.imp().last_disconnect.borrow().clone()
+    }
+
+    /// Gives the keyboard back to the desktop if it was grabbed (as the
+    /// ungrab keys do), for an application's own release shortcut.
+    pub fn release_keyboard(&self) {
+        input::ungrab(self);
     }
 
     /// Runs a session over an already-connected socket, such as the one
