@@ -21,7 +21,7 @@ use porthole_harness::bus::PrivateBus;
 use porthole_harness::display::Display;
 use porthole_harness::libvirt::{libvirt_dbus_available, LibvirtDbus};
 use porthole_harness::process::{in_ci, run, tools_available, ServerProcess, TempDir};
-use src::libvirt::{Bus, ConnectionSpec, Driver, Hypervisor};
+use src::libvirt::{Bus, ConnectionSpec, Driver, Hypervisor, NetworkChoice, NewDomain, VirtType};
 
 const PORTHOLE: &str = env!("CARGO_BIN_EXE_porthole");
 /// Far above what a change takes (well under a second); only a loaded CI
@@ -251,6 +251,48 @@ fn libvirt_errors_show_as_toasts() {
     session.select_vm("fleeting");
     session.menu("Save");
     session.shows_text("transient");
+}
+
+#[test]
+fn a_vm_defined_elsewhere_appears_and_deleting_it_asks_first() {
+    if !tools_present() {
+        return;
+    }
+    let session = Session::start(&["--connect", "test:///default"]);
+    session.shows("label", "test");
+    let runtime = runtime();
+    let hypervisor = session.hypervisor(&runtime);
+    let mut new = NewDomain::new("doomed");
+    new.network = NetworkChoice::None;
+    new.virt_type = VirtType::Qemu;
+    runtime
+        .block_on(hypervisor.define_xml(&new.to_xml()))
+        .unwrap_or_else(|e| panic!("define: {e}"));
+    session.shows("label", "doomed");
+    session.select_vm("doomed");
+    session.menu("Delete…");
+    session.shows("label", "Delete “doomed”?");
+    session.click("Cancel");
+    session.shows("label", "doomed");
+    session.menu("Delete…");
+    session.click("Delete");
+    let deadline = std::time::Instant::now() + WAIT;
+    while session
+        .root
+        .find_all("label", "doomed")
+        .map(|found| !found.is_empty())
+        .unwrap_or(true)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deleted VM is still listed:\n{}",
+            session.root.dump_string(2000)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let gone = runtime.block_on(hypervisor.domain_by_name("doomed"));
+    assert!(gone.is_err(), "libvirt still has the deleted VM");
+    session.shows("label", "test");
 }
 
 #[test]

@@ -7,12 +7,12 @@ use gettextrs::gettext;
 use relm4::adw::{self, prelude::*};
 use relm4::gtk;
 
-use crate::libvirt::{Action, DeleteOptions, Domain, DomainInfo, Error};
+use crate::libvirt::{Action, DeleteOptions, Domain, DomainInfo, Error, Firmware};
 
 /// What an action may need besides the domain.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Options {
-    /// For [`Action::Delete`]: what goes with the VM.
+    /// For [`Action::Delete`]: what goes with the VM (NVRAM only if it has one).
     pub delete: DeleteOptions,
     /// For [`Action::Autostart`]: the new value (`None` flips the current one).
     pub autostart: Option<bool>,
@@ -37,7 +37,13 @@ pub async fn perform(domain: &Domain, action: Action, options: Options) -> Resul
             domain.set_autostart(value).await
         }
         Action::Delete => {
-            let failures = domain.delete(options.delete).await?;
+            let mut delete = options.delete;
+            // Only a UEFI VM has a variable store; some drivers (the test
+            // driver) refuse the NVRAM flag outright.
+            if delete.nvram {
+                delete.nvram = domain.overview().await?.firmware == Firmware::Uefi;
+            }
+            let failures = domain.delete(delete).await?;
             if failures.is_empty() {
                 Ok(())
             } else {
