@@ -210,6 +210,12 @@ fn german_keys_reach_qemu_as_scancodes(x_display: &str) {
 
     // A grab taken by the click is given back by the configured keys, and
     // any key held then is released in the guest.
+    display.set_ungrab_keys("<Control><Alt>g");
+    assert_eq!(
+        display.ungrab_keys(),
+        "<Control><Alt>g",
+        "GTK's form is taken"
+    );
     display.set_ungrab_keys("Ctrl+Alt+G");
     assert_eq!(display.ungrab_keys(), "Ctrl+Alt+G");
     display.set_ungrab_keys("nonsense");

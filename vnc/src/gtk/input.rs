@@ -605,6 +605,7 @@ fn remote_position(display: &VncDisplay, event: &gdk::Event) -> Option<(u16, u16
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -653,9 +654,9 @@ mod tests {
         assert!(!with_key.matches(gdk::Key::Alt_L, gdk::ModifierType::CONTROL_MASK));
         let f12 = UngrabKeys::parse("Shift+F12").unwrap();
         assert!(f12.matches(gdk::Key::F12, gdk::ModifierType::SHIFT_MASK));
-        assert_eq!(UngrabKeys::parse("<Control><Alt>g"), Some(with_key));
+        // GTK's accelerator form needs GTK running: tests/widget_input.rs.
         assert_eq!(
-            UngrabKeys::parse("<Shift><Super>"),
+            UngrabKeys::parse("super + shift"),
             Some(UngrabKeys {
                 modifiers: SHIFT | SUPER,
                 key: None
