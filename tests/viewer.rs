@@ -692,7 +692,7 @@ fn a_remembered_password_is_used_from_the_secret_service() {
             !titles.iter().any(|t| t == "Authentication Required"),
             "the remembered password was not used: {titles:?}"
         );
-        if titles.iter().any(|t| *t == name) {
+        if titles.contains(&name) {
             break;
         }
         assert!(Instant::now() < deadline, "never connected: {titles:?}");
