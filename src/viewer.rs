@@ -629,6 +629,14 @@ impl Viewer {
             display.set_scaling_mode(ScalingMode::Zoom);
         }
         display.set_view_only(options.view_only);
+        // The widget itself then releases the grab with --hotkeys' keys.
+        if let Some((_, combo)) = options
+            .hotkeys
+            .iter()
+            .find(|(action, _)| *action == HotkeyAction::ReleaseCursor)
+        {
+            display.set_ungrab_keys(combo.label());
+        }
         self.update_resize_guest();
     }
 
