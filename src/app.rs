@@ -70,9 +70,10 @@ impl SimpleComponent for App {
                     set_title_widget = &adw::WindowTitle {
                         set_title: &gettext("Porthole"),
                     },
-                    pack_start = &gtk::Button {
-                        set_icon_name: "list-add-symbolic",
-                        set_tooltip_text: Some(&gettext("Connect to VNC Address…")),
+                    pack_start = &crate::manager::labelled::icon_button(
+                        "list-add-symbolic",
+                        &gettext("Connect to VNC Address…"),
+                    ) -> gtk::Button {
                         set_action_name: Some("win.connect-vnc"),
                     },
                     pack_end = &gtk::MenuButton {

@@ -6,7 +6,7 @@
 
 mod add_connection;
 mod connections;
-mod labelled;
+pub mod labelled;
 pub mod lifecycle;
 mod timing;
 mod vm_item;

@@ -653,25 +653,12 @@ fn radio_row(
     (row, check)
 }
 
-/// A widget of GTK class `class` with an accessible name: GTK 4.8's Rust
-/// bindings cannot set one (`update_property` needs 4.10), GtkBuilder can.
-fn with_accessible_label<W: IsA<gtk::glib::Object>>(class: &str, label: &str) -> W {
-    let ui = format!(
-        "<interface><object class='{class}' id='widget'><accessibility>\
-         <property name='label'>{}</property></accessibility></object></interface>",
-        gtk::glib::markup_escape_text(label)
-    );
-    gtk::Builder::from_string(&ui)
-        .object::<W>("widget")
-        .unwrap_or_else(|| panic!("GtkBuilder made no {class}"))
-}
-
 fn spin_row(
     title: &str,
     adjustment: gtk::Adjustment,
     digits: u32,
 ) -> (adw::ActionRow, gtk::SpinButton) {
-    let spin: gtk::SpinButton = with_accessible_label("GtkSpinButton", title);
+    let spin: gtk::SpinButton = crate::manager::labelled::labelled("GtkSpinButton", title);
     spin.configure(Some(&adjustment), 1.0, digits);
     spin.set_valign(gtk::Align::Center);
     spin.set_numeric(true);
@@ -746,7 +733,7 @@ fn build(root: &adw::Window, sender: &ComponentSender<NewVm>, hypervisor: &Hyper
     let media_path = adw::EntryRow::builder()
         .title(gettext("Image file"))
         .build();
-    let choose: gtk::Button = with_accessible_label("GtkButton", &gettext("Choose…"));
+    let choose: gtk::Button = crate::manager::labelled::labelled("GtkButton", &gettext("Choose…"));
     choose.set_icon_name("document-open-symbolic");
     choose.set_valign(gtk::Align::Center);
     choose.set_tooltip_text(Some(&gettext("Choose…")));
@@ -805,7 +792,8 @@ fn build(root: &adw::Window, sender: &ComponentSender<NewVm>, hypervisor: &Hyper
     page(&stack, "resources", &[&group]);
 
     // Storage.
-    let new_disk: gtk::Switch = with_accessible_label("GtkSwitch", &gettext("Create a new disk"));
+    let new_disk: gtk::Switch =
+        crate::manager::labelled::labelled("GtkSwitch", &gettext("Create a new disk"));
     new_disk.set_active(true);
     new_disk.set_valign(gtk::Align::Center);
     let new_disk_row = adw::ActionRow::builder()

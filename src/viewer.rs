@@ -623,6 +623,7 @@ impl Viewer {
         display.set_scaling_mode(mode);
         display.set_smooth(self.settings.boolean("viewer-smooth-scaling"));
         display.set_clipboard_sharing(self.settings.boolean("viewer-clipboard"));
+        display.set_audio_enabled(self.settings.boolean("viewer-audio"));
         let options = &self.target.options;
         if let Some(zoom) = options.zoom {
             display.set_zoom(f64::from(zoom) / 100.0);

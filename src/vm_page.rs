@@ -755,7 +755,7 @@ impl VmPage {
             self.stats_pending = true;
             self.run(sender, |d| async move { d.stats().await }, VmPageCmd::Stats);
         }
-        if self.console == ConsoleView::Connected && self.ticks % THUMBNAIL_EVERY == 0 {
+        if self.console == ConsoleView::Connected && self.ticks.is_multiple_of(THUMBNAIL_EVERY) {
             if let Some(small) = widgets
                 .console
                 .display

@@ -74,6 +74,7 @@ fn main_menu() -> gio::Menu {
         Some("viewer.resize-guest"),
     );
     session.append(Some(&gettext("_View Only")), Some("viewer.view-only"));
+    session.append(Some(&gettext("Play _Sound")), Some("viewer.audio"));
     session.append(
         Some(&gettext("Take _Screenshot…")),
         Some("viewer.screenshot"),
@@ -369,6 +370,12 @@ pub fn install_actions(viewer: &Viewer, sender: &ComponentSender<Viewer>) {
     let d = display.clone();
     toggle(group, "view-only", display.view_only(), move |on| {
         d.set_view_only(on)
+    });
+    let d = display.clone();
+    let s = settings.clone();
+    toggle(group, "audio", display.audio_enabled(), move |on| {
+        d.set_audio_enabled(on);
+        let _ = s.set_boolean("viewer-audio", on);
     });
     let w = window.clone();
     toggle(group, "fullscreen", window.is_fullscreen(), move |on| {

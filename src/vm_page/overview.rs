@@ -320,7 +320,7 @@ fn spin_row(
 /// KiB as people read memory sizes: "2 GiB", "512 MiB".
 pub fn format_kib(kib: u64) -> String {
     const GIB: u64 = 1024 * 1024;
-    if kib >= GIB && kib % GIB == 0 {
+    if kib >= GIB && kib.is_multiple_of(GIB) {
         format!("{} GiB", kib / GIB)
     } else if kib >= 10 * GIB {
         format!("{:.1} GiB", kib as f64 / GIB as f64)
