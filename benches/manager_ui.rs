@@ -124,6 +124,12 @@ fn main() {
         if renderer.is_none() {
             launch_times.push(Duration::from_micros((at - launched) as u64));
             rss.push(rss_kib(process.pid()));
+            // Mesa's llvmpipe maps libLLVM (shared, file-backed); the
+            // app's own memory is the anonymous part.
+            println!(
+                "    of which anonymous (heap, GL buffers): {:.1} MB",
+                status_kib(process.pid(), "RssAnon:") as f64 / 1024.0
+            );
             app = Some((process, config));
         } else {
             rss_cairo.push(rss_kib(process.pid()));
@@ -186,11 +192,16 @@ fn unix_micros() -> u128 {
 
 /// VmRSS of `pid` in KiB.
 fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// A `/proc/PID/status` field in KiB.
+fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|status| {
             status.lines().find_map(|line| {
-                line.strip_prefix("VmRSS:")?
+                line.strip_prefix(field)?
                     .split_whitespace()
                     .next()?
                     .parse()

@@ -411,7 +411,15 @@ fn typing_clipboard_and_resizing_go_through_the_viewer() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Ctrl+W belongs to the remote machine while it has the keyboard: the
+    // app's own Ctrl+W (close window) must not fire.
+    app.xdotool(&["key", "ctrl+w"]);
     std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        app.window(&name),
+        window,
+        "Ctrl+W typed into the console closed the viewer"
+    );
     if let Ok(dir) = std::env::var("PORTHOLE_SCREENSHOT_DIR") {
         app.screenshot(window)
             .save(Path::new(&dir).join("viewer.png"))
