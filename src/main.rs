@@ -4,6 +4,7 @@
 //! the window to the root component in [`app`].
 
 mod about;
+mod accels;
 mod app;
 mod askpass;
 mod cli;

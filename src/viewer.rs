@@ -160,40 +160,6 @@ pub struct Viewer {
     allow_close: Rc<Cell<bool>>,
     grab_note: Option<glib::SourceId>,
     release_label: String,
-    /// The app's shortcuts, taken away while the keyboard is grabbed.
-    suspended: Option<SuspendedAccels>,
-}
-
-/// The application's keyboard shortcuts, switched off while a console has
-/// the keyboard: GTK runs them before any widget sees the key, so Ctrl+W
-/// meant for the remote machine would close this window. Dropping it puts
-/// them back.
-#[derive(Debug)]
-struct SuspendedAccels(Vec<(glib::GString, Vec<glib::GString>)>);
-
-impl SuspendedAccels {
-    fn take() -> Self {
-        let app = relm4::main_application();
-        let mut taken = Vec::new();
-        for action in app.list_action_descriptions() {
-            let accels = app.accels_for_action(&action);
-            if !accels.is_empty() {
-                app.set_accels_for_action(&action, &[]);
-                taken.push((action, accels.to_vec()));
-            }
-        }
-        Self(taken)
-    }
-}
-
-impl Drop for SuspendedAccels {
-    fn drop(&mut self) {
-        let app = relm4::main_application();
-        for (action, accels) in &self.0 {
-            let accels: Vec<&str> = accels.iter().map(glib::GString::as_str).collect();
-            app.set_accels_for_action(action, &accels);
-        }
-    }
 }
 
 impl std::fmt::Debug for Viewer {
@@ -232,6 +198,7 @@ impl Component for Viewer {
         window.set_application(Some(&relm4::main_application()));
         let settings = config::settings();
         let display = VncDisplay::new();
+        crate::accels::suspend_while_grabbed(&display);
         let address = target.address.to_string();
         let widgets = widgets::build(&window, &display, &target, &sender);
         let release_label = target
@@ -258,7 +225,6 @@ impl Component for Viewer {
             allow_close: Rc::new(Cell::new(!target.options.kiosk)),
             grab_note: None,
             release_label,
-            suspended: None,
             target,
         };
         model.set_title(None);
@@ -610,11 +576,6 @@ impl Viewer {
         let note = gettext("Press {} to release the keyboard").replace("{}", &self.release_label);
         if let Some(id) = self.grab_note.take() {
             id.remove();
-        }
-        if !grabbed {
-            self.suspended = None;
-        } else if self.suspended.is_none() {
-            self.suspended = Some(SuspendedAccels::take());
         }
         if grabbed {
             self.widgets.title.set_subtitle(&note);

@@ -42,6 +42,7 @@ pub struct ConsoleTab {
 impl ConsoleTab {
     pub fn new(input: &Sender<VmPageMsg>) -> Self {
         let display = VncDisplay::new();
+        crate::accels::suspend_while_grabbed(&display);
         let s = input.clone();
         display.connect_connected(move |_| s.emit(VmPageMsg::ConsoleConnected));
         let s = input.clone();
