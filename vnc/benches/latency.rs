@@ -102,7 +102,8 @@ struct Outcome {
 }
 
 fn run(options: &Options) {
-    let (xvfb, x_display) = start_xvfb();
+    let xvfb = porthole_harness::display::Display::start(1920, 1080).expect("Xvfb");
+    let x_display = xvfb.name();
     std::env::set_var("DISPLAY", &x_display);
     std::env::set_var("GDK_BACKEND", "x11");
     std::env::remove_var(RENDERER_ENV);
@@ -166,29 +167,6 @@ impl Stats {
             max: ms(sorted.last().copied().unwrap_or(0)),
         }
     }
-}
-
-fn start_xvfb() -> (ServerProcess, String) {
-    let mut command = Command::new("Xvfb");
-    command.args([
-        "-displayfd",
-        "1",
-        "-screen",
-        "0",
-        "1920x1080x24",
-        "-nolisten",
-        "tcp",
-    ]);
-    let mut process = ServerProcess::spawn("Xvfb", command).unwrap();
-    let number = process
-        .wait_until("reporting its display", Duration::from_secs(20), |p| {
-            let out = p.stdout();
-            out.contains('\n')
-                .then(|| out.trim().parse::<u32>().ok())
-                .flatten()
-        })
-        .unwrap();
-    (process, format!(":{number}"))
 }
 
 /// CPU time (user + system) of process `pid` ("self" for this one).

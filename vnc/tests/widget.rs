@@ -54,30 +54,6 @@ fn settle(duration: Duration) {
     pump_until(duration, || false);
 }
 
-/// Starts Xvfb on a free display number and returns it with the name.
-fn start_xvfb() -> (ServerProcess, String) {
-    let mut command = Command::new("Xvfb");
-    command.args([
-        "-displayfd",
-        "1",
-        "-screen",
-        "0",
-        "2000x1200x24",
-        "-nolisten",
-        "tcp",
-    ]);
-    let mut process = ServerProcess::spawn("Xvfb", command).unwrap();
-    let number = process
-        .wait_until("reporting its display", Duration::from_secs(20), |p| {
-            let out = p.stdout();
-            out.contains('\n')
-                .then(|| out.trim().parse::<u32>().ok())
-                .flatten()
-        })
-        .unwrap();
-    (process, format!(":{number}"))
-}
-
 /// Our window's own pixels, taken by the X server.
 fn window_screenshot(display: &str, title: &str) -> RgbImage {
     let mut search = Command::new("xdotool");
@@ -206,7 +182,8 @@ fn the_window_shows_the_server_screen_at_every_zoom_with_gl_and_in_software() {
         eprintln!("SKIPPED: Xvfb, Xvnc, ImageMagick or xdotool is missing");
         return;
     }
-    let (_xvfb, x_display) = start_xvfb();
+    let xvfb = porthole_harness::display::Display::start(2000, 1200).unwrap();
+    let x_display = xvfb.name();
     let server = Xvnc::start(&XvncOptions {
         width: WIDTH as u16,
         height: HEIGHT as u16,
@@ -437,7 +414,8 @@ fn at_scale_2_one_remote_pixel_is_one_device_pixel() {
 #[ignore = "run by at_scale_2_one_remote_pixel_is_one_device_pixel with GDK_SCALE=2"]
 fn hidpi_child() {
     assert_eq!(std::env::var("GDK_SCALE").as_deref(), Ok("2"));
-    let (_xvfb, x_display) = start_xvfb();
+    let xvfb = porthole_harness::display::Display::start(2000, 1200).unwrap();
+    let x_display = xvfb.name();
     let server = Xvnc::start(&XvncOptions {
         width: WIDTH as u16,
         height: HEIGHT as u16,

@@ -47,30 +47,6 @@ fn settle(duration: Duration) {
     pump_until(duration, || false);
 }
 
-/// Starts Xvfb on a free display number and returns it with the name.
-fn start_xvfb() -> (ServerProcess, String) {
-    let mut command = Command::new("Xvfb");
-    command.args([
-        "-displayfd",
-        "1",
-        "-screen",
-        "0",
-        "1280x800x24",
-        "-nolisten",
-        "tcp",
-    ]);
-    let mut process = ServerProcess::spawn("Xvfb", command).unwrap();
-    let number = process
-        .wait_until("reporting its display", Duration::from_secs(20), |p| {
-            let out = p.stdout();
-            out.contains('\n')
-                .then(|| out.trim().parse::<u32>().ok())
-                .flatten()
-        })
-        .unwrap();
-    (process, format!(":{number}"))
-}
-
 /// Runs xdotool on `display` while the main loop keeps running (our
 /// window must answer for xdotool's `--sync` and see the events).
 fn xdotool(display: &str, args: &[&str]) {
@@ -157,7 +133,8 @@ fn input_reaches_qemu_and_xvnc_as_the_user_meant_it() {
     if !have_tools(&["Xvfb", "xdotool", "setxkbmap", "qemu-system-x86_64"]) {
         return;
     }
-    let (_xvfb, x_display) = start_xvfb();
+    let xvfb = porthole_harness::display::Display::start(1280, 800).unwrap();
+    let x_display = xvfb.name();
     std::env::set_var("DISPLAY", &x_display);
     std::env::set_var("GDK_BACKEND", "x11");
     gtk::init().unwrap();

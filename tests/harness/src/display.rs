@@ -46,6 +46,11 @@ impl Display {
         })
     }
 
+    /// The X server's process id (to read its CPU time).
+    pub fn pid(&self) -> u32 {
+        self._server.pid()
+    }
+
     /// The `DISPLAY` value, e.g. `:3`.
     pub fn name(&self) -> String {
         format!(":{}", self.number)
