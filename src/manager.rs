@@ -202,6 +202,7 @@ impl Component for Manager {
     ) -> ComponentParts<Self> {
         let menu = vm_menu();
         let list = VmList::new(menu.upcast_ref());
+        lifecycle::attach_menu(&list.list_view, menu.upcast_ref());
         let actions = install_actions(&root, &sender);
 
         let sidebar = gtk::ListBox::builder()
@@ -326,6 +327,7 @@ impl Component for Manager {
         page_slot.append(&page_bar);
         content.add_named(&page_slot, Some("page"));
         root.set_end_child(Some(&content));
+        connections::collapse_when_narrow(&root, &content, NARROW_WIDTH);
 
         {
             let sender = sender.clone();
@@ -568,11 +570,18 @@ impl Manager {
         }
         let spec = conn.spec.clone();
         conn.task = Some(relm4::spawn(async move {
-            let hypervisor = match Hypervisor::connect(&spec).await {
-                Ok(hypervisor) => hypervisor,
-                Err(error) => {
-                    out.emit(ManagerCmd::Failed(id, error.to_string()));
-                    return;
+            let hypervisor = loop {
+                match Hypervisor::connect(&spec).await {
+                    Ok(hypervisor) => break hypervisor,
+                    Err(error) => {
+                        let missing = matches!(error, crate::libvirt::Error::ServiceMissing { .. });
+                        out.emit(ManagerCmd::Failed(id, error.to_string()));
+                        // Not running yet: connect when it starts.
+                        if !missing || !connections::service_appeared(&spec).await {
+                            return;
+                        }
+                        out.emit(ManagerCmd::Change(id, Change::Reconnected));
+                    }
                 }
             };
             let mut watch = match hypervisor.watch().await {

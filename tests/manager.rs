@@ -50,6 +50,15 @@ fn tools_present() -> bool {
 /// the machine running the tests has few cores.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Where the app keeps its settings.
+#[derive(Clone, Copy)]
+enum Settings<'a> {
+    /// In memory, gone with the app.
+    Memory,
+    /// GLib's keyfile backend under this `XDG_CONFIG_HOME`, kept across launches.
+    Keyfile(&'a std::path::Path),
+}
+
 /// The app on its own display and bus, with libvirt-dbus's test driver.
 struct Session {
     // Drop order: the app first, then libvirt-dbus, then the buses.
@@ -59,27 +68,44 @@ struct Session {
     root: Node,
     _a11y_bus: AccessibilityBus,
     bus: PrivateBus,
-    _display: Display,
+    display: Display,
     _config: TempDir,
     _turn: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Session {
     fn start(args: &[&str]) -> Self {
+        Self::launch(args, Settings::Memory, true, &[])
+    }
+
+    /// The app with `args` and `settings`, with libvirt-dbus already on
+    /// its bus or not (`service`), and `env` added to its environment.
+    fn launch(args: &[&str], settings: Settings, service: bool, env: &[(&str, &str)]) -> Self {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let display = Display::start(1280, 800).unwrap_or_else(|e| panic!("{e}"));
         let bus = PrivateBus::start().unwrap_or_else(|e| panic!("{e}"));
-        let service = LibvirtDbus::start(&bus).unwrap_or_else(|e| panic!("{e}"));
+        let service = service.then(|| LibvirtDbus::start(&bus).unwrap_or_else(|e| panic!("{e}")));
         let a11y_bus = AccessibilityBus::start(bus.address()).unwrap_or_else(|e| panic!("{e}"));
         let config = TempDir::new("porthole-manager").unwrap_or_else(|e| panic!("{e}"));
         let mut command = display.command(PORTHOLE);
         a11y_bus.enable(&mut command);
         command
             .args(args)
-            .env("GSETTINGS_BACKEND", "memory")
-            .env("XDG_CONFIG_HOME", config.path())
             .env("LANG", "C.UTF-8")
             .env_remove("LANGUAGE");
+        match settings {
+            Settings::Memory => {
+                command
+                    .env("GSETTINGS_BACKEND", "memory")
+                    .env("XDG_CONFIG_HOME", config.path());
+            }
+            Settings::Keyfile(dir) => {
+                command
+                    .env("GSETTINGS_BACKEND", "keyfile")
+                    .env("XDG_CONFIG_HOME", dir);
+            }
+        }
+        command.envs(env.iter().copied());
         let app = ServerProcess::spawn("porthole", command).unwrap_or_else(|e| panic!("{e}"));
         let a11y = A11y::connect(bus.address()).unwrap_or_else(|e| panic!("{e}"));
         let root = a11y.app("porthole", WAIT).unwrap_or_else(|e| panic!("{e}"));
@@ -87,11 +113,11 @@ impl Session {
             .unwrap_or_else(|e| panic!("{e}"));
         Self {
             app,
-            service: Some(service),
+            service,
             root,
             _a11y_bus: a11y_bus,
             bus,
-            _display: display,
+            display,
             _config: config,
             _turn: turn,
         }
@@ -150,7 +176,7 @@ impl Session {
     fn select_vm(&self, name: &str) {
         let label = self.shows("label", name);
         let (x, y, w, h) = label.extents().unwrap_or_else(|e| panic!("{e}"));
-        let mut click = self._display.command("xdotool");
+        let mut click = self.display.command("xdotool");
         click.args([
             "mousemove",
             &(x + w / 2).to_string(),
@@ -159,6 +185,66 @@ impl Session {
             "1",
         ]);
         run(click).unwrap_or_else(|e| panic!("xdotool: {e}"));
+    }
+
+    fn xdotool(&self, args: &[&str]) {
+        let mut command = self.display.command("xdotool");
+        command.args(args);
+        run(command).unwrap_or_else(|e| panic!("xdotool {args:?}: {e}"));
+    }
+
+    /// The middle of `node` on the screen (the main window is at 0,0: no
+    /// window manager).
+    fn middle(node: &Node) -> (String, String) {
+        let (x, y, w, h) = node.extents().unwrap_or_else(|e| panic!("{e}"));
+        ((x + w / 2).to_string(), (y + h / 2).to_string())
+    }
+
+    /// Picks `item` in the menu that is open.
+    fn choose(&self, item: &str) {
+        self.shows("", item)
+            .do_action_index(0)
+            .unwrap_or_else(|e| panic!("choosing {item}: {e}"));
+    }
+
+    /// Waits until no drawn widget has this role and name.
+    fn gone(&self, role: &str, name: &str) {
+        let deadline = std::time::Instant::now() + WAIT;
+        while self
+            .root
+            .find_all(role, name)
+            .map(|found| !found.is_empty())
+            .unwrap_or(true)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{role} “{name}” is still there:\n{}",
+                self.root.dump_string(2000)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The Add Connection dialog, with `kind` chosen.
+    fn add_connection_dialog(&self, kind: &str) -> Node {
+        self.click("Add Connection…");
+        let dialog = self.shows("dialog", "Add Connection");
+        let choice = dialog
+            .find_where(kind, WAIT, |role, name| {
+                (role == "radio button" || role == "checkbox") && name == kind
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        let deadline = std::time::Instant::now() + WAIT;
+        while !choice.has_state("checked").unwrap_or(false) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "“{kind}” never got checked"
+            );
+            let (x, y) = Self::middle(&choice);
+            self.xdotool(&["mousemove", &x, &y, "click", "1"]);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        dialog
     }
 
     /// A client of the same libvirt-dbus, to act outside the app.
@@ -340,4 +426,222 @@ fn an_unsupported_connection_uri_is_refused_before_the_window() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("bad://"), "{stderr}");
+}
+
+/// The keyfile GLib's keyfile backend writes under `config`.
+fn keyfile(config: &std::path::Path) -> String {
+    std::fs::read_to_string(config.join("glib-2.0/settings/keyfile")).unwrap_or_default()
+}
+
+/// Waits until the app wrote the connections to its settings file.
+fn wait_for_saved(config: &std::path::Path, check: impl Fn(&str) -> bool) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !check(&keyfile(config)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the settings file never got there:\n{}",
+            keyfile(config)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn connections_added_in_the_dialog_are_saved_and_removed() {
+    if !tools_present() {
+        return;
+    }
+    let config = TempDir::new("porthole-manager-settings").unwrap_or_else(|e| panic!("{e}"));
+    // The demo from the command line is there for this run only.
+    let session = Session::launch(
+        &["--connect", "test:///default"],
+        Settings::Keyfile(config.path()),
+        true,
+        &[],
+    );
+    session.shows("label", "Demo (test driver)");
+    session.shows("label", "test");
+    assert!(
+        !keyfile(config.path()).contains("test:///default"),
+        "--connect saved its connection"
+    );
+
+    // The user session, added in the dialog: a row of its own, saved.
+    let dialog = session.add_connection_dialog("This computer (user session)");
+    dialog
+        .find("button", "Add", WAIT)
+        .and_then(|b| b.do_action("click"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    session.shows("label", "This Computer");
+    // The demo added in the dialog stays one row, now saved too.
+    let dialog = session.add_connection_dialog("Demo (test driver)");
+    dialog
+        .find("button", "Add", WAIT)
+        .and_then(|b| b.do_action("click"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    wait_for_saved(config.path(), |file| {
+        file.contains("'qemu:///session'") && file.contains("'test:///default'")
+    });
+    let demos = session
+        .root
+        .find_all("label", "Demo (test driver)")
+        .unwrap_or_default();
+    assert_eq!(demos.len(), 1, "one sidebar row per connection");
+    // Cancel adds nothing.
+    let dialog = session.add_connection_dialog("This computer (system)");
+    dialog
+        .find("button", "Cancel", WAIT)
+        .and_then(|b| b.do_action("click"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(session);
+    assert!(
+        !keyfile(config.path()).contains("qemu:///system"),
+        "Cancel saved a connection:\n{}",
+        keyfile(config.path())
+    );
+
+    // The next start shows both, without --connect, and the demo's VM.
+    let session = Session::launch(&[], Settings::Keyfile(config.path()), true, &[]);
+    session.shows("label", "This Computer");
+    session.shows("label", "Demo (test driver)");
+    session.click("Remove Connection This Computer");
+    session.gone("label", "This Computer");
+    wait_for_saved(config.path(), |file| !file.contains("qemu:///session"));
+    session.click("Remove Connection Demo (test driver)");
+    session.gone("label", "Demo (test driver)");
+    session.shows("label", "No Connection");
+    drop(session);
+
+    // Nothing saved is the user session again, as on the first start.
+    let session = Session::launch(&[], Settings::Keyfile(config.path()), true, &[]);
+    session.shows("label", "This Computer");
+    session.gone("label", "Demo (test driver)");
+}
+
+#[test]
+fn a_connection_that_failed_at_start_comes_up_when_libvirt_dbus_starts() {
+    if !tools_present() {
+        return;
+    }
+    let mut session = Session::launch(
+        &["--connect", "test:///default"],
+        Settings::Memory,
+        false,
+        &[],
+    );
+    session.shows("label", "Cannot Connect");
+    session.shows_text("libvirt-dbus is not running");
+    // Nobody clicks Try Again: the app sees libvirt-dbus take its name.
+    session.service = Some(LibvirtDbus::start(&session.bus).unwrap_or_else(|e| panic!("{e}")));
+    session.shows("label", "test");
+    session.shows("label", "Running");
+}
+
+#[test]
+fn the_row_menu_runs_every_lifecycle_action() {
+    if !tools_present() {
+        return;
+    }
+    let session = Session::start(&["--connect", "test:///default"]);
+    session.shows("label", "test");
+    let runtime = runtime();
+    let hypervisor = session.hypervisor(&runtime);
+    // A VM that stops when rebooted, so a reboot shows in the list.
+    let rebooter = runtime.block_on(async {
+        let domain = hypervisor
+            .define_xml(
+                "<domain type='test'><name>rebooter</name><memory>65536</memory>\
+                 <on_reboot>destroy</on_reboot><os><type>hvm</type></os></domain>",
+            )
+            .await
+            .expect("define");
+        domain.start().await.expect("start");
+        domain
+    });
+    let test = runtime
+        .block_on(hypervisor.domain_by_name("test"))
+        .expect("test domain");
+    session.shows("label", "rebooter");
+
+    // Right click: the menu of that row.
+    let (x, y) = Session::middle(&session.shows("label", "rebooter"));
+    session.xdotool(&["mousemove", &x, &y, "click", "3"]);
+    session.choose("Reboot");
+    session.shows("label", "Shut off");
+    let state = runtime.block_on(rebooter.state()).expect("state").0;
+    assert_eq!(state, src::libvirt::DomainState::Shutoff);
+
+    // The Menu key on the focused row: save (managed save), then restore.
+    session.select_vm("test");
+    session.xdotool(&["key", "Menu"]);
+    session.choose("Save");
+    session.shows("label", "Saved");
+    assert!(
+        runtime
+            .block_on(test.info())
+            .expect("info")
+            .has_saved_state(),
+        "libvirt has no saved memory for the VM"
+    );
+    session.click("Restore");
+    session.shows("label", "Running");
+    assert!(!runtime
+        .block_on(test.info())
+        .expect("info")
+        .has_saved_state());
+
+    // A long press (held pointer): autostart on, then off again.
+    let (x, y) = Session::middle(&session.shows("label", "test"));
+    session.xdotool(&["mousemove", &x, &y, "mousedown", "1"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    session.xdotool(&["mouseup", "1"]);
+    session.choose("Start at Boot");
+    let wait_autostart = |wanted: bool| {
+        let deadline = std::time::Instant::now() + WAIT;
+        while runtime.block_on(test.autostart()).expect("autostart") != wanted {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "autostart never became {wanted}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_autostart(true);
+    let (x, y) = Session::middle(&session.shows("label", "test"));
+    session.xdotool(&["mousemove", &x, &y, "click", "3"]);
+    let item = session.shows("", "Start at Boot");
+    assert!(
+        item.has_state("checked").unwrap_or(false),
+        "the menu does not show autostart on: {:?}",
+        item.states()
+    );
+    item.do_action_index(0).unwrap_or_else(|e| panic!("{e}"));
+    wait_autostart(false);
+}
+
+#[test]
+fn the_sidebar_makes_room_in_a_narrow_window_and_comes_back() {
+    if !tools_present() {
+        return;
+    }
+    let session = Session::start(&["--connect", "test:///default"]);
+    session.shows("label", "test");
+    let window = session
+        .display
+        .wait_for_window("Porthole", WAIT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let window = window.to_string();
+    session.xdotool(&["windowsize", &window, "1200", "760"]);
+    session.select_vm("test");
+    session.menu("Open");
+    session.shows("button", "Back to the List");
+    session.shows("label", "Connections");
+    // Narrow: the VM page gets the whole width.
+    session.xdotool(&["windowsize", &window, "760", "700"]);
+    session.gone("label", "Connections");
+    session.shows("button", "Back to the List");
+    // Wide again: the sidebar is back next to the page.
+    session.xdotool(&["windowsize", &window, "1200", "760"]);
+    session.shows("label", "Connections");
+    session.shows("button", "Back to the List");
 }

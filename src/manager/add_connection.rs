@@ -15,14 +15,25 @@ pub fn show(parent: &impl IsA<gtk::Window>, reply: impl Fn(ConnectionSpec) + 'st
         Some(&gettext("Add Connection")),
         Some(&gettext("Which libvirt should Porthole manage?")),
     );
-    let kinds = [
+    // Radio buttons rather than a drop-down: four choices fit, all show
+    // at once, and each is one click (also for screen readers).
+    let kinds: Vec<gtk::CheckButton> = [
         gettext("This computer (user session)"),
         gettext("This computer (system)"),
         gettext("Remote host over SSH"),
         gettext("Demo (test driver)"),
-    ];
-    let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
-    let kind = gtk::DropDown::from_strings(&kinds);
+    ]
+    .iter()
+    .map(|label| gtk::CheckButton::with_label(label))
+    .collect();
+    for kind in &kinds[1..] {
+        kind.set_group(Some(&kinds[0]));
+    }
+    kinds[0].set_active(true);
+    let selected = {
+        let kinds = kinds.clone();
+        move || kinds.iter().position(|k| k.is_active()).unwrap_or(0)
+    };
     let host = gtk::Entry::builder()
         .placeholder_text(gettext("Host name or address"))
         .activates_default(true)
@@ -33,7 +44,7 @@ pub fn show(parent: &impl IsA<gtk::Window>, reply: impl Fn(ConnectionSpec) + 'st
         .build();
     let hint = gtk::Label::builder()
         .label(gettext(
-            "The host needs libvirt-dbus, and SSH must log in without a prompt (a key or an agent).",
+            "The host needs libvirt-dbus. Write host:port for another SSH port; a password or an unknown host key is asked in a dialog.",
         ))
         .wrap(true)
         .xalign(0.0)
@@ -51,7 +62,9 @@ pub fn show(parent: &impl IsA<gtk::Window>, reply: impl Fn(ConnectionSpec) + 'st
         .orientation(gtk::Orientation::Vertical)
         .spacing(12)
         .build();
-    content.append(&kind);
+    for kind in &kinds {
+        content.append(kind);
+    }
     content.append(&remote);
     dialog.set_extra_child(Some(&content));
     dialog.add_response("cancel", &gettext("_Cancel"));
@@ -64,23 +77,24 @@ pub fn show(parent: &impl IsA<gtk::Window>, reply: impl Fn(ConnectionSpec) + 'st
         let dialog = dialog.clone();
         let host = host.clone();
         let remote = remote.clone();
-        move |kind: &gtk::DropDown| {
-            let is_remote = kind.selected() == 2;
+        let selected = selected.clone();
+        move || {
+            let is_remote = selected() == 2;
             remote.set_visible(is_remote);
             dialog.set_response_enabled("add", !is_remote || !host.text().trim().is_empty());
         }
     };
-    let on_kind = update.clone();
-    kind.connect_selected_notify(move |kind| on_kind(kind));
-    let on_host = update.clone();
-    let kind_for_host = kind.clone();
-    host.connect_changed(move |_| on_host(&kind_for_host));
+    for kind in &kinds {
+        let update = update.clone();
+        kind.connect_toggled(move |_| update());
+    }
+    host.connect_changed(move |_| update());
 
     dialog.connect_response(None, move |_, response| {
         if response != "add" {
             return;
         }
-        let spec = match kind.selected() {
+        let spec = match selected() {
             0 => ConnectionSpec::user_session(),
             1 => ConnectionSpec::system(),
             2 => {

@@ -3,10 +3,11 @@
 //! user session), what each is called, and its sidebar row with the
 //! status (connecting, connected, the error and what to do).
 
+use futures_util::StreamExt;
 use gettextrs::gettext;
 use relm4::gtk::{self, gio, prelude::*};
 
-use crate::libvirt::{Bus, ConnectionSpec, Driver};
+use crate::libvirt::{Bus, ConnectionSpec, Driver, SERVICE};
 
 const KEY: &str = "connections";
 
@@ -30,6 +31,44 @@ pub fn save(settings: &gio::Settings, specs: &[ConnectionSpec]) {
     let uris: Vec<&str> = uris.iter().map(String::as_str).collect();
     // A failed write only loses the list for the next start.
     let _ = settings.set_strv(KEY, uris.as_slice());
+}
+
+/// Waits until libvirt-dbus takes its name on `spec`'s bus, so that a
+/// connection that failed because the service was not running (yet) comes
+/// up by itself when it starts, as a restarted one does. False when the
+/// bus cannot be watched (a remote host: its bridge is gone with the
+/// failure) or closes: then only "Try Again" connects.
+pub async fn service_appeared(spec: &ConnectionSpec) -> bool {
+    let conn = match &spec.bus {
+        Bus::Session => zbus::Connection::session().await,
+        Bus::System => zbus::Connection::system().await,
+        Bus::Address(address) => match zbus::connection::Builder::address(address.as_str()) {
+            Ok(builder) => builder.build().await,
+            Err(error) => Err(error),
+        },
+        Bus::Ssh { .. } => return false,
+    };
+    let Ok(conn) = conn else { return false };
+    let Ok(dbus) = zbus::fdo::DBusProxy::new(&conn).await else {
+        return false;
+    };
+    let Ok(mut owners) = dbus
+        .receive_name_owner_changed_with_args(&[(0, SERVICE)])
+        .await
+    else {
+        return false;
+    };
+    // It may have started between the failed connect and the subscription.
+    let name = zbus::names::WellKnownName::from_static_str_unchecked(SERVICE).into();
+    if dbus.name_has_owner(name).await.unwrap_or(false) {
+        return true;
+    }
+    while let Some(signal) = owners.next().await {
+        if signal.args().is_ok_and(|args| args.new_owner().is_some()) {
+            return true;
+        }
+    }
+    false
 }
 
 /// The name the sidebar gives a connection.
@@ -153,4 +192,29 @@ impl SidebarRow {
             self.status.remove_css_class("error");
         }
     }
+}
+
+/// Keeps the sidebar (`root`'s start child) out of a window narrower than
+/// `narrow_width` while `content` shows a VM page, following every resize
+/// of the window, and brings it back when the window is wide again.
+pub fn collapse_when_narrow(root: &gtk::Paned, content: &gtk::Stack, narrow_width: i32) {
+    let fit = {
+        let root = root.clone();
+        let content = content.clone();
+        move |width: i32| {
+            let page = content
+                .visible_child_name()
+                .is_some_and(|name| name == "page");
+            if let Some(sidebar) = root.start_child() {
+                sidebar.set_visible(!page || width >= narrow_width);
+            }
+        }
+    };
+    root.connect_realize(move |root| {
+        let Some(window) = root.root().and_downcast::<gtk::Window>() else {
+            return;
+        };
+        let fit = fit.clone();
+        window.connect_default_width_notify(move |window| fit(window.default_width()));
+    });
 }

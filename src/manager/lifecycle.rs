@@ -5,7 +5,7 @@
 
 use gettextrs::gettext;
 use relm4::adw::{self, prelude::*};
-use relm4::gtk;
+use relm4::gtk::{self, glib};
 
 use crate::libvirt::{Action, DeleteOptions, Domain, DomainInfo, Error, Firmware};
 
@@ -106,4 +106,87 @@ pub fn confirm(
         }
     });
     dialog.present();
+}
+
+/// The row menu from the keyboard (the Menu key, Shift+F10) and by touch
+/// (a long press) on `list_view`; the right click is the row's own. Both
+/// act on the row under the focus or the finger, which they select first,
+/// so the `vm.*` actions apply to it.
+pub fn attach_menu(list_view: &gtk::ListView, menu: &gtk::gio::MenuModel) {
+    let keys = gtk::EventControllerKey::new();
+    {
+        let list_view = list_view.clone();
+        let menu = menu.clone();
+        keys.connect_key_pressed(move |_, key, _, modifiers| {
+            let menu_key = key == gtk::gdk::Key::Menu
+                || (key == gtk::gdk::Key::F10
+                    && modifiers.contains(gtk::gdk::ModifierType::SHIFT_MASK));
+            if !menu_key {
+                return glib::Propagation::Proceed;
+            }
+            let focus = list_view.root().and_then(|root| root.focus());
+            match focus.as_ref().and_then(|focus| row_of(&list_view, focus)) {
+                Some(row) => {
+                    select(&row);
+                    popup(&row, &menu, None);
+                    glib::Propagation::Stop
+                }
+                None => glib::Propagation::Proceed,
+            }
+        });
+    }
+    list_view.add_controller(keys);
+
+    let long_press = gtk::GestureLongPress::new();
+    {
+        let list_view = list_view.clone();
+        let menu = menu.clone();
+        long_press.connect_pressed(move |gesture, x, y| {
+            let Some(row) = list_view
+                .pick(x, y, gtk::PickFlags::DEFAULT)
+                .and_then(|picked| row_of(&list_view, &picked))
+            else {
+                return;
+            };
+            select(&row);
+            let point = list_view
+                .compute_point(&row, &gtk::graphene::Point::new(x as f32, y as f32))
+                .map(|p| (p.x() as i32, p.y() as i32));
+            popup(&row, &menu, point);
+            gesture.set_state(gtk::EventSequenceState::Claimed);
+        });
+    }
+    list_view.add_controller(long_press);
+}
+
+/// The list's row widget that holds `widget`.
+fn row_of(list_view: &gtk::ListView, widget: &gtk::Widget) -> Option<gtk::Widget> {
+    let mut widget = widget.clone();
+    loop {
+        let parent = widget.parent()?;
+        if parent == *list_view.upcast_ref::<gtk::Widget>() {
+            return Some(widget);
+        }
+        widget = parent;
+    }
+}
+
+/// Selects the row `row` (the row widget's own action, as a click does).
+fn select(row: &gtk::Widget) {
+    let _ = row.activate_action("listitem.select", Some(&(false, false).to_variant()));
+}
+
+fn popup(row: &gtk::Widget, menu: &gtk::gio::MenuModel, point: Option<(i32, i32)>) {
+    let popover = gtk::PopoverMenu::from_model(Some(menu));
+    popover.set_parent(row);
+    popover.set_has_arrow(false);
+    if let Some((x, y)) = point {
+        popover.set_pointing_to(Some(&gtk::gdk::Rectangle::new(x, y, 1, 1)));
+    }
+    // One popover per opening: rows are recycled for other VMs.
+    popover.connect_closed(|popover| {
+        let popover = popover.clone();
+        glib::idle_add_local_once(move || popover.unparent());
+    });
+    popover.popup();
 }
