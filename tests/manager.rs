@@ -645,3 +645,158 @@ fn the_sidebar_makes_room_in_a_narrow_window_and_comes_back() {
     session.shows("label", "Connections");
     session.shows("button", "Back to the List");
 }
+
+/// A remote host over SSH, for real: a private sshd whose sessions reach a
+/// private "system" bus with libvirt-dbus in front of a root libvirtd
+/// (`qemu:///system`), holding a VM defined there. The app logs in with a
+/// key: an `ssh` first on its `PATH` adds the client config a person
+/// would have in `~/.ssh/config`.
+struct RemoteHost {
+    sshd: porthole_harness::ssh::SshServer,
+    hypervisor: Hypervisor,
+    domain: src::libvirt::Domain,
+    runtime: tokio::runtime::Runtime,
+    /// The `ssh` wrapper and its config; `XDG_RUNTIME_DIR` for ssh's
+    /// shared connections.
+    client: TempDir,
+    run: std::path::PathBuf,
+    _service: LibvirtDbus,
+    _bus: PrivateBus,
+    _daemons: porthole_harness::libvirt::Libvirtd,
+}
+
+impl RemoteHost {
+    fn start(vm: &str) -> Option<Self> {
+        use porthole_harness::libvirt::{Libvirtd, Mode};
+        if !tools_present() || !porthole_harness::ssh::available() || !Libvirtd::available() {
+            return None;
+        }
+        let daemons = Libvirtd::start().unwrap_or_else(|e| panic!("libvirtd: {e}"));
+        let bus = PrivateBus::start().unwrap_or_else(|e| panic!("{e}"));
+        let service = LibvirtDbus::start_mode(&bus, Mode::System).unwrap_or_else(|e| panic!("{e}"));
+        let sshd = porthole_harness::ssh::SshServer::start(bus.address(), false)
+            .unwrap_or_else(|e| panic!("sshd: {e}"));
+        let runtime = runtime();
+        let hypervisor = runtime
+            .block_on(Hypervisor::connect(&ConnectionSpec {
+                bus: Bus::Address(bus.address().to_owned()),
+                driver: Driver::Qemu,
+            }))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut new = NewDomain::new(vm);
+        new.network = NetworkChoice::None;
+        new.virt_type = VirtType::Qemu;
+        new.memory_mib = 64;
+        let domain = runtime
+            .block_on(hypervisor.define_xml(&new.to_xml()))
+            .unwrap_or_else(|e| panic!("define: {e}"));
+        let client = TempDir::new("porthole-ssh-client").unwrap_or_else(|e| panic!("{e}"));
+        // The host as the user types it, 127.0.0.1:PORT, is the alias.
+        let config = sshd
+            .client_config(client.path(), "127.0.0.1", false)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let wrapper = client.path().join("ssh");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nexec /usr/bin/ssh -F '{}' \"$@\"\n",
+                config.display()
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Short, as /run/user/UID is: ssh's socket paths must fit 108 bytes.
+        let run = std::path::PathBuf::from(format!("/tmp/ph{}", std::process::id()));
+        std::fs::create_dir_all(&run).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700))
+            .unwrap_or_else(|e| panic!("{e}"));
+        Some(Self {
+            sshd,
+            hypervisor,
+            domain,
+            runtime,
+            client,
+            run,
+            _service: service,
+            _bus: bus,
+            _daemons: daemons,
+        })
+    }
+
+    /// What the app's environment needs to reach this host with ssh.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        let path = std::env::var("PATH").unwrap_or_default();
+        vec![
+            ("PATH", format!("{}:{path}", self.client.path().display())),
+            ("XDG_RUNTIME_DIR", self.run.display().to_string()),
+        ]
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.sshd.port())
+    }
+}
+
+impl Drop for RemoteHost {
+    fn drop(&mut self) {
+        let _ = self
+            .runtime
+            .block_on(self.domain.delete(Default::default()));
+        let _ = &self.hypervisor;
+        let _ = std::fs::remove_dir_all(&self.run);
+    }
+}
+
+#[test]
+fn a_remote_host_over_ssh_lists_its_vms_from_the_dialog_and_the_command_line() {
+    let vm = format!("porthole-ssh-{}", std::process::id());
+    let Some(remote) = RemoteHost::start(&vm) else {
+        return;
+    };
+    let env = remote.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let session = Session::launch(
+        &["--connect", "test:///default"],
+        Settings::Memory,
+        true,
+        &env,
+    );
+    session.shows("label", "test");
+    let dialog = session.add_connection_dialog("Remote host over SSH");
+    let add = dialog
+        .find("button", "Add", WAIT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // No host, no Add.
+    assert!(!add.has_state("sensitive").unwrap_or(true));
+    let entries = dialog
+        .find_all_where(|role, _| role == "text box")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        entries.len(),
+        2,
+        "host and user:\n{}",
+        dialog.dump_string(200)
+    );
+    entries[0]
+        .set_text(&remote.host())
+        .unwrap_or_else(|e| panic!("{e}"));
+    entries[1]
+        .set_text("root")
+        .unwrap_or_else(|e| panic!("{e}"));
+    add.wait_state("sensitive", true, WAIT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    add.do_action("click").unwrap_or_else(|e| panic!("{e}"));
+    session.shows("label", &format!("root@{}", remote.host()));
+    session.shows("label", &vm);
+    session.shows_text("Connected, 1 virtual machine");
+    drop(session);
+
+    // `--connect qemu+ssh://…` opens the same host from the command line.
+    let uri = format!("qemu+ssh://root@{}/system", remote.host());
+    let session = Session::launch(&["--connect", &uri], Settings::Memory, false, &env);
+    session.shows("label", &format!("root@{}", remote.host()));
+    session.shows("label", &vm);
+    session.shows("label", "Shut off");
+}
