@@ -6,7 +6,8 @@
 //! XT scancodes when the server takes them, the lock keys kept in step
 //! with QEMU's LEDs, absolute or (QEMU's request) relative pointer motion
 //! with buttons 1–3 and back/forward, and wheel and smooth scrolling as
-//! button 4–7 clicks.
+//! button 4–7 clicks. In relative mode the pointer is locked inside the
+//! widget while it has the grab, where that is possible ([`lock`]).
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,8 @@ use super::cursor::{self, CursorState};
 use super::VncDisplay;
 use crate::driver::Handle;
 use crate::keymap;
+
+mod lock;
 
 /// In QEMU's relative mode a pointer message carries the motion as an
 /// offset from this point.
@@ -152,10 +155,16 @@ pub struct InputState {
     /// Lock keys were sent to correct the remote LEDs and QEMU has not
     /// reported the result yet: do not send them again meanwhile.
     leds_correcting: bool,
-    /// In relative mode: the last pointer position in device pixels of
-    /// the surface, and the motion not yet sent (less than a remote pixel).
-    last_device: Option<(f64, f64)>,
+    /// In relative mode: the last pointer position in the surface's
+    /// coordinates, and the motion not yet sent (less than a remote pixel).
+    last_position: Option<(f64, f64)>,
     motion_left: (f64, f64),
+    /// The server takes relative motion (QEMU asked for it).
+    relative: bool,
+    lock: lock::PointerLock,
+    /// The button whose press took the lock: its release is not sent
+    /// either.
+    swallow_release: Option<u32>,
     pub(super) cursor: CursorState,
 }
 
@@ -166,8 +175,11 @@ impl InputState {
         self.scroll = (0.0, 0.0);
         self.remote_leds = None;
         self.leds_correcting = false;
-        self.last_device = None;
+        self.last_position = None;
         self.motion_left = (0.0, 0.0);
+        self.relative = false;
+        self.lock.release();
+        self.swallow_release = None;
         self.cursor.reset();
     }
 }
@@ -383,9 +395,11 @@ fn grab(display: &VncDisplay, event: Option<&gdk::Event>) {
     display.notify_keyboard_grabbed();
 }
 
-/// Gives the keyboard back to the desktop, releasing what was pressed.
+/// Gives the keyboard back to the desktop, releasing what was pressed,
+/// and the pointer if it was locked.
 pub fn ungrab(display: &VncDisplay) {
     release_all(display);
+    release_pointer(display);
     if !display.keyboard_grabbed() {
         return;
     }
@@ -405,16 +419,102 @@ fn toplevel_of(display: &VncDisplay) -> Option<gdk::Toplevel> {
 }
 
 /// QEMU switched between relative (`true`) and absolute pointer motion.
+/// The lock, if any, ends with relative mode; it starts with the next
+/// pointer event while the widget has the grab.
 pub fn pointer_mode(display: &VncDisplay, relative: bool) {
     {
         let mut input = display.imp().input.borrow_mut();
-        input.cursor.relative = relative;
-        input.last_device = None;
+        input.relative = relative;
+        input.last_position = None;
         input.motion_left = (0.0, 0.0);
     }
-    // GTK 4 cannot lock or warp the pointer: in relative mode the local
-    // pointer is hidden and its motion over the widget is sent as deltas.
+    if !relative {
+        release_pointer(display);
+    }
+    update_pointer_visibility(display);
+}
+
+/// Hides the local pointer while relative motion is sent: always where
+/// the pointer cannot be locked, only while locked where it can (a free
+/// pointer shows, and its motion is not sent).
+fn update_pointer_visibility(display: &VncDisplay) {
+    let surface = display.native().and_then(|n| n.surface());
+    {
+        let mut input = display.imp().input.borrow_mut();
+        let lockable = input.lock.available(surface.as_ref());
+        input.cursor.relative = input.relative && (input.lock.is_active() || !lockable);
+    }
     cursor::refresh(display);
+}
+
+/// Ends the pointer lock, if held: the pointer goes back where it was
+/// when the lock began, and shows.
+fn release_pointer(display: &VncDisplay) {
+    let released = {
+        let mut input = display.imp().input.borrow_mut();
+        input.last_position = None;
+        input.lock.release()
+    };
+    if released {
+        update_pointer_visibility(display);
+    }
+}
+
+/// In relative mode: whether `event` goes to the server. Where the pointer
+/// can be locked, only a locked pointer's events go; the first event over
+/// the widget while it has the grab takes the lock (a press that does so
+/// is not sent, nor its release, as virt-viewer and QEMU's own window do).
+fn relative_event_goes_out(display: &VncDisplay, event: &gdk::Event) -> bool {
+    let kind = event.event_type();
+    let button = event.downcast_ref::<gdk::ButtonEvent>().map(|b| b.button());
+    let imp = display.imp();
+    if kind == gdk::EventType::ButtonRelease {
+        let mut input = imp.input.borrow_mut();
+        if button.is_some() && input.swallow_release == button {
+            input.swallow_release = None;
+            return false;
+        }
+    }
+    let Some(surface) = display.native().and_then(|n| n.surface()) else {
+        return true;
+    };
+    {
+        let input = imp.input.borrow();
+        if input.lock.is_active() || !input.lock.available(Some(&surface)) {
+            return true;
+        }
+    }
+    if !display.keyboard_grabbed() || kind == gdk::EventType::ButtonRelease {
+        return false;
+    }
+    let (Some(at), Some(centre)) = (event.position(), centre_in_surface(display)) else {
+        return false;
+    };
+    let engaged = {
+        let mut input = imp.input.borrow_mut();
+        input.last_position = Some(at);
+        input.lock.engage(&surface, at, centre, event.time())
+    };
+    update_pointer_visibility(display);
+    if !engaged {
+        // No X connection after all: relative motion as without a lock.
+        return true;
+    }
+    if kind == gdk::EventType::ButtonPress {
+        imp.input.borrow_mut().swallow_release = button;
+        return false;
+    }
+    true
+}
+
+/// The middle of the widget in its surface's coordinates.
+fn centre_in_surface(display: &VncDisplay) -> Option<(f64, f64)> {
+    let native = display.native()?;
+    let (nx, ny) = native.surface_transform();
+    let middle =
+        gtk::graphene::Point::new(display.width() as f32 / 2.0, display.height() as f32 / 2.0);
+    let point = display.compute_point(&native, &middle)?;
+    Some((f64::from(point.x()) + nx, f64::from(point.y()) + ny))
 }
 
 fn pointer_event(display: &VncDisplay, event: &gdk::Event) -> glib::Propagation {
@@ -435,12 +535,16 @@ fn pointer_event(display: &VncDisplay, event: &gdk::Event) -> glib::Propagation 
         }
     }
     if display.view_only() {
+        release_pointer(display);
         return glib::Propagation::Proceed;
     }
     let Some(handle) = display.handle() else {
         return glib::Propagation::Proceed;
     };
-    let relative = display.imp().input.borrow().cursor.relative;
+    let relative = display.imp().input.borrow().relative;
+    if relative && !relative_event_goes_out(display, event) {
+        return glib::Propagation::Stop;
+    }
     // Where the first message of this event goes, and where any more go.
     let ((x, y), rest) = if relative {
         let center = RELATIVE_CENTER as u16;
@@ -507,7 +611,6 @@ fn pointer_event(display: &VncDisplay, event: &gdk::Event) -> glib::Propagation 
 fn relative_motion(display: &VncDisplay, event: &gdk::Event) -> Option<(i32, i32)> {
     let (sx, sy) = event.position()?;
     let scale = f64::from(display.scale_factor().max(1));
-    let device = (sx * scale, sy * scale);
     let imp = display.imp();
     // Remote pixels per device pixel, as the picture is scaled now.
     let area = (
@@ -524,11 +627,22 @@ fn relative_motion(display: &VncDisplay, event: &gdk::Event) -> Option<(i32, i32
     } else {
         (1.0, 1.0)
     };
+    let centre = centre_in_surface(display);
+    // The lock warps the pointer back once it is a quarter of the widget
+    // away from the centre: far enough that motion after a warp and motion
+    // before it cannot be mistaken for each other.
+    let margin = (f64::from(display.width().min(display.height())) / 4.0).max(1.0);
     let mut input = imp.input.borrow_mut();
-    let last = input.last_device.replace(device)?;
+    let last = input.last_position;
+    let from = input.lock.origin_of((sx, sy), last);
+    input.last_position = Some((sx, sy));
+    if let Some(centre) = centre {
+        input.lock.recentre((sx, sy), centre, margin, event.time());
+    }
+    let from = from?;
     let limit = f64::from(RELATIVE_CENTER);
-    let dx = input.motion_left.0 + (device.0 - last.0) * factor.0;
-    let dy = input.motion_left.1 + (device.1 - last.1) * factor.1;
+    let dx = input.motion_left.0 + (sx - from.0) * scale * factor.0;
+    let dy = input.motion_left.1 + (sy - from.1) * scale * factor.1;
     let (whole_x, whole_y) = (dx.trunc(), dy.trunc());
     input.motion_left = (dx - whole_x, dy - whole_y);
     if whole_x == 0.0 && whole_y == 0.0 {
