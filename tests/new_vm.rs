@@ -650,7 +650,8 @@ impl Drop for Cleanup<'_> {
                 .domain
                 .delete(DeleteOptions {
                     storage: true,
-                    nvram: false,
+                    // QEMU takes the flag for BIOS VMs too; UEFI ones need it.
+                    nvram: true,
                 })
                 .await
             {
@@ -724,4 +725,331 @@ async fn seabios_screen(domain: &src::libvirt::Domain) -> bool {
     handle.shutdown();
     let _ = task.await;
     shown
+}
+
+/// UEFI for real: with Debian's `ovmf` installed, the assistant offers
+/// UEFI, and the VM it creates boots OVMF (TianoCore) instead of SeaBIOS:
+/// the live XML has the OVMF loader and an NVRAM file of its own, and the
+/// screen is the firmware's graphics mode, not SeaBIOS's 720×400 text
+/// mode. Deleting it from the list (with its storage) removes the NVRAM
+/// file too.
+#[test]
+fn the_assistant_creates_a_uefi_vm_that_boots_ovmf_and_deletes_its_nvram() {
+    if !ui_tools_present() || !Libvirtd::available() {
+        return;
+    }
+    if !std::path::Path::new("/usr/share/qemu/firmware/60-edk2-x86_64.json").exists() {
+        assert!(!in_ci(), "CI must have OVMF (package ovmf)");
+        eprintln!("SKIPPED: needs OVMF (package ovmf)");
+        return;
+    }
+    let daemons = Libvirtd::start().expect("libvirtd");
+    let app = App::start(Mode::System, "qemu:///system");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let hypervisor = runtime
+        .block_on(Hypervisor::connect(&ConnectionSpec {
+            bus: Bus::Address(app.bus.address().to_owned()),
+            driver: Driver::Qemu,
+        }))
+        .expect("client");
+    let pools_before = runtime.block_on(hypervisor.storage_pools()).expect("pools");
+    let pool_dir_existed = std::path::Path::new("/var/lib/libvirt/images").exists();
+    let name = format!("porthole-uefi-{}", std::process::id());
+
+    let window = app.open_assistant();
+    app.set_field(&window, "Name", &name);
+    app.next(&window, "Install Media");
+    app.check(&window, "No media");
+    app.next(&window, "Memory and Processors");
+    app.set_field(&window, "Memory (MiB)", "256");
+    app.set_field(&window, "Processors", "1");
+    app.next(&window, "Storage");
+    app.set_field(&window, "Disk size (GiB)", "0.1");
+    app.next(&window, "Firmware");
+    app.check(&window, "UEFI");
+    app.next(&window, "Summary");
+    app.shows_text(&window, "UEFI");
+    app.click(&window, "Create");
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let domain = loop {
+        if let Ok(domain) = runtime.block_on(hypervisor.domain_by_name(&name)) {
+            if runtime.block_on(domain.state()).map(|s| s.0).ok() == Some(DomainState::Running) {
+                break domain;
+            }
+        }
+        assert!(
+            app.root
+                .find_all_where(|_, n| n.contains("Could not create"))
+                .unwrap_or_default()
+                .is_empty(),
+            "creating failed:\n{}",
+            window.dump_string(400)
+        );
+        assert!(Instant::now() < deadline, "the UEFI VM did not start");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let cleanup = Cleanup {
+        runtime: &runtime,
+        hypervisor: hypervisor.clone(),
+        domain: domain.clone(),
+        pool_created: pools_before.is_empty(),
+        keep_dir: pool_dir_existed,
+    };
+
+    // The live XML: OVMF's code as a pflash loader, and a variable store.
+    let xml = runtime.block_on(domain.xml(false)).expect("live XML");
+    let document = roxmltree::Document::parse(&xml).expect("XML");
+    let os = document
+        .descendants()
+        .find(|n| n.has_tag_name("os"))
+        .expect("<os>");
+    let loader = os
+        .children()
+        .find(|n| n.has_tag_name("loader"))
+        .unwrap_or_else(|| panic!("no <loader> in\n{xml}"));
+    assert_eq!(loader.attribute("type"), Some("pflash"), "{xml}");
+    let loader_path = loader.text().unwrap_or_default();
+    assert!(loader_path.contains("OVMF"), "loader {loader_path}");
+    let nvram = os
+        .children()
+        .find(|n| n.has_tag_name("nvram"))
+        .and_then(|n| n.text())
+        .unwrap_or_else(|| panic!("no <nvram> in\n{xml}"))
+        .to_owned();
+    assert!(
+        std::path::Path::new(&nvram).is_file(),
+        "the NVRAM file {nvram} is not there"
+    );
+
+    // The firmware's screen: drawn, and not SeaBIOS's text mode.
+    let (screen, orange) = runtime
+        .block_on(firmware_screen(&domain))
+        .expect("the guest's screen stayed black: OVMF never drew");
+    assert!(
+        orange > 50,
+        "no TianoCore logo on the screen ({orange} orange pixels)"
+    );
+    assert_ne!(
+        screen,
+        (720, 400),
+        "the screen has SeaBIOS's text mode size, not UEFI graphics"
+    );
+    eprintln!("OVMF screen {}×{}", screen.0, screen.1);
+
+    // Delete from the list, with its storage: the NVRAM goes too.
+    runtime.block_on(domain.force_off()).expect("force off");
+    app.click(&app.root, "Back to the List");
+    let label = app.find(&app.root, "label", &name);
+    app.click_at(&label);
+    let more = app.find(&app.root, "button", "More Actions");
+    let toggle = more
+        .children()
+        .ok()
+        .and_then(|c| c.into_iter().next())
+        .unwrap_or(more);
+    toggle.do_action("click").expect("More Actions");
+    app.find(&app.root, "", "Delete…")
+        .do_action_index(0)
+        .expect("Delete…");
+    let volumes = app.find(&app.root, "checkbox", "Also delete its storage volumes");
+    while !volumes.has_state("checked").unwrap_or(false) {
+        app.click_at(&volumes);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    app.click(&app.root, "Delete");
+    let deadline = Instant::now() + WAIT;
+    while runtime.block_on(hypervisor.domain_by_name(&name)).is_ok() {
+        assert!(Instant::now() < deadline, "the UEFI VM was not deleted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !std::path::Path::new(&nvram).exists(),
+        "deleting left the NVRAM file {nvram}"
+    );
+    drop(cleanup);
+    drop(app);
+    drop(daemons);
+}
+
+/// Reads the guest's screen through its console until the guest drew it
+/// (some bright pixels, in a mode the guest set), saves it, and returns
+/// its size and how many of its pixels have the orange of TianoCore's logo.
+async fn firmware_screen(domain: &src::libvirt::Domain) -> Option<((u16, u16), usize)> {
+    use porthole_vnc::driver::{self, DriverEvent, Stream};
+    use porthole_vnc::proto::{Config, Event};
+    let fd = domain.open_graphics_fd().await.ok()?;
+    let stream = Stream::from_fd(fd).expect("stream");
+    let (handle, mut events, task) = driver::spawn(stream, Config::default(), None);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut shown = None;
+    while Instant::now() < deadline && shown.is_none() {
+        let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(30), events.recv()).await
+        else {
+            break;
+        };
+        match event {
+            DriverEvent::Session(Event::UpdateComplete) => {
+                let framebuffer = handle.lock_framebuffer();
+                let drawn = framebuffer
+                    .data()
+                    .chunks_exact(4)
+                    .filter(|p| p[0] > 128 || p[1] > 128 || p[2] > 128)
+                    .count()
+                    > 200;
+                let (w, h) = (framebuffer.width(), framebuffer.height());
+                // QEMU's own 640×480 "Guest has not initialized the
+                // display (yet)" comes before the firmware draws.
+                if drawn && (w, h) != (640, 480) {
+                    let mut image = image::RgbImage::new(u32::from(w), u32::from(h));
+                    for (pixel, bgrx) in image.pixels_mut().zip(framebuffer.data().chunks_exact(4))
+                    {
+                        *pixel = image::Rgb([bgrx[2], bgrx[1], bgrx[0]]);
+                    }
+                    let path = std::env::temp_dir().join("porthole-newvm-uefi.png");
+                    let _ = image.save(&path);
+                    eprintln!("guest screen: {}", path.display());
+                    // The orange of TianoCore's logo (pixels are BGRX).
+                    let orange = framebuffer
+                        .data()
+                        .chunks_exact(4)
+                        .filter(|p| p[2] > 200 && (60..170).contains(&p[1]) && p[0] < 90)
+                        .count();
+                    shown = Some(((w, h), orange));
+                } else {
+                    handle.request_update(true, None);
+                }
+            }
+            DriverEvent::Closed(_) => break,
+            DriverEvent::Session(_) => {}
+        }
+    }
+    handle.shutdown();
+    let _ = task.await;
+    shown
+}
+
+/// Picks `path` in the GTK file chooser dialog titled `title` (with no
+/// portal on the bus, FileChooserNative shows GTK's own dialog): the
+/// location entry (Ctrl+L, as a person types a path) and Open.
+fn choose_in_file_chooser(app: &App, title: &str, path: &str) {
+    let dialog = app
+        .root
+        .find_where(title, WAIT, |_, name| name == title)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let window = app
+        .display
+        .wait_for_window(title, WAIT)
+        .expect("the chooser's window");
+    let window = window.to_string();
+    let deadline = Instant::now() + WAIT;
+    let entry = loop {
+        let mut focus = app.display.command("xdotool");
+        focus.args(["windowfocus", "--sync", &window, "key", "ctrl+l"]);
+        porthole_harness::process::run(focus).expect("xdotool");
+        if let Ok(entry) = dialog.find_where(
+            "the location entry",
+            Duration::from_secs(2),
+            |role, name| role == "text box" && name == "GtkFileChooserEntry",
+        ) {
+            break entry;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the chooser shows no location entry:\n{}",
+            dialog.dump_string(400)
+        );
+    };
+    entry.set_text(path).expect("typing the path");
+    app.click(&dialog, "Open");
+    dialog.wait_gone(WAIT).expect("the chooser closed");
+}
+
+#[test]
+fn files_chosen_in_the_file_chooser_end_up_in_the_vm() {
+    if !ui_tools_present() {
+        return;
+    }
+    let app = App::start(Mode::Session, "test:///default");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let hypervisor = runtime
+        .block_on(Hypervisor::connect(&ConnectionSpec {
+            bus: Bus::Address(app.bus.address().to_owned()),
+            driver: Driver::Test,
+        }))
+        .expect("client");
+    let files = TempDir::new("porthole-chosen").expect("temp dir");
+    let iso = files.path().join("chosen installer.iso");
+    std::fs::write(&iso, b"CD001").expect("iso");
+    let disk = files.path().join("system.qcow2");
+    std::fs::write(&disk, b"QFI\xfb").expect("disk image");
+    let iso_text = iso.to_string_lossy().into_owned();
+    let disk_text = disk.to_string_lossy().into_owned();
+
+    for (name, media, title, path, device) in [
+        (
+            "chosen-iso",
+            "ISO image",
+            "Choose an ISO Image",
+            &iso_text,
+            "cdrom",
+        ),
+        (
+            "chosen-disk",
+            "Existing disk image",
+            "Choose a Disk Image",
+            &disk_text,
+            "disk",
+        ),
+    ] {
+        let window = app.open_assistant();
+        app.set_field(&window, "Name", name);
+        app.next(&window, "Install Media");
+        app.check(&window, media);
+        app.click(&window, "Choose…");
+        choose_in_file_chooser(&app, title, path);
+        // The entry shows what was chosen; the summary and the VM have it.
+        app.next(&window, "Memory and Processors");
+        while !app.on_page(&window, "Summary") {
+            app.click(&window, "Next");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        app.shows_text(&window, path);
+        app.click(&window, "Create");
+        let deadline = Instant::now() + WAIT;
+        let domain = loop {
+            if let Ok(domain) = runtime.block_on(hypervisor.domain_by_name(name)) {
+                break domain;
+            }
+            assert!(Instant::now() < deadline, "{name} was not created");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let overview = runtime.block_on(domain.overview()).expect("overview");
+        assert!(
+            overview
+                .disks
+                .iter()
+                .any(|d| d.device == device && d.source == Some(DiskSource::File(path.clone()))),
+            "{path} is not the VM's {device}: {:?}",
+            overview.disks
+        );
+        let deadline = Instant::now() + WAIT;
+        while !app
+            .root
+            .find_all("window", "New Virtual Machine")
+            .unwrap_or_default()
+            .is_empty()
+        {
+            assert!(Instant::now() < deadline, "the assistant stayed open");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
