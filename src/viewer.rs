@@ -56,6 +56,7 @@ pub fn open(target: ViewerTarget) {
             }
         }
     }
+    load_style();
     let controller = Viewer::builder().launch(target).detach();
     let window = controller.widget().clone();
     window.connect_destroy(|window| {
@@ -63,6 +64,29 @@ pub fn open(target: ViewerTarget) {
         glib::idle_add_local_once(move || forget(&window));
     });
     VIEWERS.with(|v| v.borrow_mut().push(controller));
+}
+
+/// Without a compositor GTK frames client-decorated windows with a
+/// 5-pixel border for resizing ("solid-csd"), which libadwaita keeps in
+/// fullscreen: a fullscreen console must reach the screen's edges.
+fn load_style() {
+    thread_local! {
+        static LOADED: Cell<bool> = const { Cell::new(false) };
+    }
+    if LOADED.with(|l| l.replace(true)) {
+        return;
+    }
+    let provider = gtk::CssProvider::new();
+    provider.load_from_data(&format!(
+        "window.{VIEWER_CLASS}.fullscreen {{ padding: 0; box-shadow: none; }}"
+    ));
+    if let Some(display) = gtk::gdk::Display::default() {
+        gtk::style_context_add_provider_for_display(
+            &display,
+            &provider,
+            gtk::STYLE_PROVIDER_PRIORITY_APPLICATION,
+        );
+    }
 }
 
 /// Drops the viewer of a closed window; quits when no window is visible.
@@ -158,7 +182,9 @@ pub struct Viewer {
     /// The window was sized to the remote screen once.
     sized: bool,
     allow_close: Rc<Cell<bool>>,
-    grab_note: Option<glib::SourceId>,
+    /// The timer that hides the grab note; it clears itself when it
+    /// fires, as removing a source that already ran aborts.
+    grab_note: Rc<RefCell<Option<glib::SourceId>>>,
     release_label: String,
 }
 
@@ -199,7 +225,6 @@ impl Component for Viewer {
         let settings = config::settings();
         let display = VncDisplay::new();
         crate::accels::suspend_while_grabbed(&display);
-        let address = target.address.to_string();
         let widgets = widgets::build(&window, &display, &target, &sender);
         let release_label = target
             .options
@@ -223,12 +248,11 @@ impl Component for Viewer {
             countdown: 0,
             sized: false,
             allow_close: Rc::new(Cell::new(!target.options.kiosk)),
-            grab_note: None,
+            grab_note: Rc::default(),
             release_label,
             target,
         };
         model.set_title(None);
-        model.widgets.title.set_subtitle(&address);
         model.apply_settings();
         model.install_actions(&sender);
         keys::attach(&model, &sender);
@@ -374,6 +398,8 @@ impl Viewer {
     fn connect(&mut self) {
         self.cancel_reconnect();
         self.widgets.stack.set_visible_child_name("connecting");
+        self.widgets.spinner.set_visible(true);
+        self.widgets.spinner.set_spinning(true);
         self.window.set_title(Some(&self.widgets.title.title()));
         let mut pinned = self
             .pin_store()
@@ -407,6 +433,7 @@ impl Viewer {
         self.attempt = 0;
         self.skip_saved = false;
         self.widgets.stack.set_visible_child_name("display");
+        self.widgets.spinner.set_spinning(false);
         self.set_title(Some(&self.display.desktop_name()));
         self.display.grab_focus();
         self.size_to_remote(sender);
@@ -448,6 +475,7 @@ impl Viewer {
         });
         w.countdown.set_visible(false);
         w.stack.set_visible_child_name("error");
+        w.spinner.set_spinning(false);
         // The title says it too: in the task switcher, and for tests.
         self.window.set_title(Some(&format!(
             "{} – {}",
@@ -502,6 +530,11 @@ impl Viewer {
     }
 
     fn ask_credentials(&self, username: bool, password: bool, sender: &ComponentSender<Self>) {
+        // Waiting on the user, not the network: nothing should spin. (A
+        // spinner redraws every frame; with software GL that is most of a
+        // core, and it starves the idle work screen readers need.)
+        self.widgets.spinner.set_spinning(false);
+        self.widgets.spinner.set_visible(false);
         dialogs::credentials(
             &self.window,
             &self.target.address.to_string(),
@@ -530,7 +563,20 @@ impl Viewer {
             .unwrap_or_else(|| self.target.address.to_string());
         self.window.set_title(Some(&title));
         self.widgets.title.set_title(&title);
+        if !self.display.keyboard_grabbed() {
+            self.widgets.title.set_subtitle(&self.address_subtitle());
+        }
         self.widgets.toolbar_title.set_label(&title);
+    }
+
+    /// The address under the title, unless the title already is it.
+    fn address_subtitle(&self) -> String {
+        let address = self.target.address.to_string();
+        if self.widgets.title.title() == address {
+            String::new()
+        } else {
+            address
+        }
     }
 
     /// Makes the window just large enough for the remote screen at the
@@ -582,13 +628,14 @@ impl Viewer {
             self.widgets.grab_label.set_label(&note);
             self.widgets.grab_revealer.set_reveal_child(true);
             let revealer = self.widgets.grab_revealer.clone();
-            self.grab_note = Some(glib::timeout_add_local_once(GRAB_NOTE, move || {
+            let timer = self.grab_note.clone();
+            let id = glib::timeout_add_local_once(GRAB_NOTE, move || {
+                timer.take();
                 revealer.set_reveal_child(false)
-            }));
+            });
+            self.grab_note.replace(Some(id));
         } else {
-            self.widgets
-                .title
-                .set_subtitle(&self.target.address.to_string());
+            self.widgets.title.set_subtitle(&self.address_subtitle());
             self.widgets.grab_revealer.set_reveal_child(false);
         }
     }

@@ -111,12 +111,11 @@ pub fn certificate(
     dialog.set_close_response("cancel");
     let label = gtk::Label::builder()
         .label(format!(
-            "{}\n{fingerprint}",
-            gettext("SHA-256 fingerprint:")
+            "{}\n{}",
+            gettext("SHA-256 fingerprint:"),
+            fingerprint_lines(&fingerprint)
         ))
         .selectable(true)
-        .wrap(true)
-        .wrap_mode(gtk::pango::WrapMode::Char)
         .css_classes(["monospace"])
         .build();
     dialog.set_extra_child(Some(&label));
@@ -133,4 +132,16 @@ pub fn certificate(
         _ => {}
     });
     dialog.present();
+}
+
+/// The fingerprint as two lines of 16 bytes, so that it never breaks
+/// inside a byte and both halves can be compared at a glance.
+fn fingerprint_lines(fingerprint: &Fingerprint) -> String {
+    let text = fingerprint.to_string();
+    let bytes: Vec<&str> = text.split(':').collect();
+    bytes
+        .chunks(16)
+        .map(|line| line.join(":"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -68,10 +68,15 @@ pub fn describe(kind: &DisconnectKind, details: &str, address: &str) -> Problem 
             gettext("Porthole and the server could not agree on a safe way to connect."),
             false,
         ),
-        DisconnectKind::CertificateNotTrusted { fingerprint, .. } => (
+        DisconnectKind::CertificateNotTrusted {
+            fingerprint,
+            reason,
+        } => (
             "security-low-symbolic",
             gettext("Certificate Not Trusted"),
-            gettext("The server’s certificate could not be verified. Its SHA-256 fingerprint is {}. Retry to decide whether to trust it; ask the server’s administrator to confirm the fingerprint first.").replace("{}", &fingerprint.to_string()),
+            gettext("The server’s certificate could not be verified: {reason}. Its SHA-256 fingerprint is {fingerprint}. Retry to decide whether to trust it; ask the server’s administrator to confirm the fingerprint first.")
+                .replace("{reason}", reason)
+                .replace("{fingerprint}", &fingerprint.to_string()),
             false,
         ),
         DisconnectKind::CertificateChanged { fingerprint } => (
@@ -97,7 +102,14 @@ pub fn describe(kind: &DisconnectKind, details: &str, address: &str) -> Problem 
     Problem {
         icon,
         title,
-        description: if matches!(kind, DisconnectKind::Requested) {
+        // The connection's own message would only repeat what the text
+        // already says (the certificate's reason and fingerprint).
+        description: if matches!(
+            kind,
+            DisconnectKind::Requested
+                | DisconnectKind::CertificateNotTrusted { .. }
+                | DisconnectKind::CertificateChanged { .. }
+        ) {
             text
         } else {
             with_details(text)

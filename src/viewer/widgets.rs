@@ -9,6 +9,7 @@ use relm4::gtk::{gio, glib};
 use relm4::{adw, gtk, ComponentSender};
 
 use super::{save_scaling, Viewer, ViewerMsg};
+use crate::manager::labelled::{icon_button, labelled};
 use crate::target::ViewerTarget;
 
 /// What the viewer changes after building.
@@ -21,6 +22,8 @@ pub struct Widgets {
     pub grab_revealer: gtk::Revealer,
     pub grab_label: gtk::Label,
     pub stack: gtk::Stack,
+    /// On the connecting page.
+    pub spinner: gtk::Spinner,
     pub error_page: adw::StatusPage,
     pub retry: gtk::Button,
     pub countdown: gtk::Label,
@@ -89,6 +92,15 @@ fn main_menu() -> gio::Menu {
     menu
 }
 
+/// An icon-only menu button that screen readers call `label`.
+fn icon_menu_button(icon: &str, label: &str, menu: &gio::Menu) -> gtk::MenuButton {
+    let button: gtk::MenuButton = labelled("GtkMenuButton", label);
+    button.set_icon_name(icon);
+    button.set_tooltip_text(Some(label));
+    button.set_menu_model(Some(menu));
+    button
+}
+
 /// Builds the window's content around `display`.
 pub fn build(
     window: &adw::ApplicationWindow,
@@ -100,24 +112,17 @@ pub fn build(
     let title = adw::WindowTitle::new("", "");
     let header = adw::HeaderBar::new();
     header.set_title_widget(Some(&title));
-    let menu_button = gtk::MenuButton::builder()
-        .icon_name("open-menu-symbolic")
-        .tooltip_text(gettext("Main Menu"))
-        .menu_model(&main_menu())
-        .primary(true)
-        .build();
+    let menu_button = icon_menu_button("open-menu-symbolic", &gettext("Main Menu"), &main_menu());
+    menu_button.set_primary(true);
     header.pack_end(&menu_button);
-    let fullscreen = gtk::Button::builder()
-        .icon_name("view-fullscreen-symbolic")
-        .tooltip_text(gettext("Fullscreen"))
-        .action_name("viewer.fullscreen")
-        .build();
+    let fullscreen = icon_button("view-fullscreen-symbolic", &gettext("Fullscreen"));
+    fullscreen.set_action_name(Some("viewer.fullscreen"));
     header.pack_end(&fullscreen);
-    let keys_button = gtk::MenuButton::builder()
-        .icon_name("input-keyboard-symbolic")
-        .tooltip_text(gettext("Send Keys"))
-        .menu_model(&send_keys_menu())
-        .build();
+    let keys_button = icon_menu_button(
+        "input-keyboard-symbolic",
+        &gettext("Send Keys"),
+        &send_keys_menu(),
+    );
     header.pack_start(&keys_button);
     let header_revealer = gtk::Revealer::builder()
         .child(&header)
@@ -173,28 +178,18 @@ pub fn build(
         .spacing(6)
         .css_classes(["toolbar", "osd"])
         .build();
-    toolbar.append(
-        &gtk::MenuButton::builder()
-            .icon_name("input-keyboard-symbolic")
-            .tooltip_text(gettext("Send Keys"))
-            .menu_model(&send_keys_menu())
-            .build(),
-    );
+    toolbar.append(&icon_menu_button(
+        "input-keyboard-symbolic",
+        &gettext("Send Keys"),
+        &send_keys_menu(),
+    ));
     toolbar.append(&toolbar_title);
-    toolbar.append(
-        &gtk::Button::builder()
-            .icon_name("view-restore-symbolic")
-            .tooltip_text(gettext("Leave Fullscreen"))
-            .action_name("viewer.fullscreen")
-            .build(),
-    );
-    toolbar.append(
-        &gtk::Button::builder()
-            .icon_name("window-close-symbolic")
-            .tooltip_text(gettext("Disconnect"))
-            .action_name("viewer.disconnect")
-            .build(),
-    );
+    let leave = icon_button("view-restore-symbolic", &gettext("Leave Fullscreen"));
+    leave.set_action_name(Some("viewer.fullscreen"));
+    toolbar.append(&leave);
+    let disconnect = icon_button("window-close-symbolic", &gettext("Disconnect"));
+    disconnect.set_action_name(Some("viewer.disconnect"));
+    toolbar.append(&disconnect);
     let toolbar_revealer = gtk::Revealer::builder()
         .child(&toolbar)
         .valign(gtk::Align::Start)
@@ -249,6 +244,7 @@ pub fn build(
         grab_revealer,
         grab_label,
         stack,
+        spinner,
         error_page,
         retry,
         countdown,

@@ -42,6 +42,9 @@ pub struct XvncOptions {
     pub security: XvncSecurity,
     /// Also listen on a Unix socket (`-rfbunixpath`).
     pub unix_socket: bool,
+    /// The TCP port; `None` picks a free one. A fixed one lets a test
+    /// start a server again where a client expects it.
+    pub port: Option<u16>,
 }
 
 impl Default for XvncOptions {
@@ -52,6 +55,7 @@ impl Default for XvncOptions {
             depth: 24,
             security: XvncSecurity::None,
             unix_socket: false,
+            port: None,
         }
     }
 }
@@ -88,7 +92,10 @@ impl Xvnc {
 
     fn try_start(options: &XvncOptions) -> io::Result<Self> {
         let dir = TempDir::new("porthole-xvnc")?;
-        let port = free_tcp_port()?;
+        let port = match options.port {
+            Some(port) => port,
+            None => free_tcp_port()?,
+        };
         let mut command = Command::new("Xvnc");
         command
             .arg("-displayfd")
