@@ -623,7 +623,8 @@ impl Viewer {
         if let Some(id) = self.grab_note.take() {
             id.remove();
         }
-        if grabbed {
+        // A kiosk has nowhere else to go: no note about leaving the console.
+        if grabbed && !self.target.options.kiosk {
             self.widgets.title.set_subtitle(&note);
             self.widgets.grab_label.set_label(&note);
             self.widgets.grab_revealer.set_reveal_child(true);

@@ -261,6 +261,7 @@ fn a_remembered_password_the_server_no_longer_takes_is_asked_for_once() {
     let mut app = session.launch(&[&address]);
     let node = app.a11y();
     dialog(&node, "Authentication Required");
+    app.keep_screenshot("viewer-password-asked-again");
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(
         node.find_all("dialog", "Authentication Required")

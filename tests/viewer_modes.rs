@@ -118,6 +118,7 @@ fn f11_goes_fullscreen_edge_to_edge_with_a_toolbar_at_the_top_edge() {
     // The top edge reveals the toolbar; leaving it hides the toolbar.
     app.xdotool(&["mousemove", "800", "0"]);
     wait_until("the toolbar", || shows_button(&node, "Leave Fullscreen"));
+    std::thread::sleep(Duration::from_millis(500));
     app.keep_screenshot("viewer-fullscreen-toolbar");
     app.xdotool(&["mousemove", "800", "500"]);
     wait_until("the toolbar to hide", || {
@@ -134,12 +135,32 @@ fn f11_goes_fullscreen_edge_to_edge_with_a_toolbar_at_the_top_edge() {
     wait_until("the header bar", || shows_button(&node, "Main Menu"));
     app.quit();
 
-    // --full-screen starts that way.
+    // --full-screen starts that way; the toolbar's Disconnect ends the
+    // session (no reconnection by itself), and Reconnect brings it back.
     let mut app = session.launch(&["--full-screen", &format!("vnc://127.0.0.1:{}", server.port)]);
     let window = app.window(&name);
     wait_until("--full-screen to fill the screen", || {
         is_fullscreen(&app, window)
     });
+    let node = app.a11y();
+    app.xdotool(&["mousemove", "800", "500"]);
+    app.xdotool(&["mousemove", "800", "0"]);
+    node.find("button", "Disconnect", WAIT)
+        .unwrap()
+        .do_action("click")
+        .unwrap();
+    app.wait_title("Disconnected –");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        app.titles().iter().any(|t| t.starts_with("Disconnected –")),
+        "a session the user ended came back by itself: {:?}",
+        app.titles()
+    );
+    node.find("button", "Reconnect", WAIT)
+        .unwrap()
+        .do_action("click")
+        .unwrap();
+    app.window(&name);
 }
 
 #[test]
@@ -179,6 +200,13 @@ fn a_kiosk_cannot_be_left_and_quits_when_the_server_goes() {
         app.xdotool(&["key", keys]);
     }
     app.xdotool(&["mousemove", "800", "500", "click", "1"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        node.find_all_where(|role, text| role == "label" && text.starts_with("Press "))
+            .unwrap()
+            .is_empty(),
+        "a kiosk tells how to release the keyboard"
+    );
     for keys in ["F11", "ctrl+alt", "F11", "ctrl+w", "ctrl+q", "alt+F4"] {
         app.xdotool(&["key", keys]);
     }

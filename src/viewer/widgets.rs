@@ -224,12 +224,15 @@ pub fn build(
     motion.set_propagation_phase(gtk::PropagationPhase::Capture);
     let w = window.clone();
     let revealer = toolbar_revealer.clone();
+    let note = grab_revealer.clone();
     motion.connect_motion(move |_, _, y| {
         if !w.is_fullscreen() || kiosk {
             return;
         }
         if y < super::HOT_EDGE {
             revealer.set_reveal_child(true);
+            // Both sit at the top; the note would cover the toolbar's title.
+            note.set_reveal_child(false);
         } else if revealer.reveals_child() && y > f64::from(revealer.height()) + 24.0 {
             revealer.set_reveal_child(false);
         }
@@ -440,6 +443,11 @@ fn save_screenshot(window: &adw::ApplicationWindow, display: &VncDisplay) {
         name
     };
     chooser.set_current_name(&format!("{}.png", name.replace('/', "-")));
+    if let Some(pictures) = glib::user_special_dir(glib::UserDirectory::Pictures) {
+        if pictures.is_dir() {
+            let _ = chooser.set_current_folder(Some(&gio::File::for_path(pictures)));
+        }
+    }
     let w = window.clone();
     // GTK does not keep a native dialog alive: this does, until it answers.
     let holder = std::rc::Rc::new(std::cell::RefCell::new(Some(chooser.clone())));
