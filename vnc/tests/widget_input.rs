@@ -739,7 +739,39 @@ fn locked_pointer_moves_past_the_screen_edge(
         ],
     );
     click((wx + 200, wy + 150));
-    (wx + 200, wy + 150)
+
+    // Another window taking the focus ends the lock too; focus and the
+    // pointer over our window again take it again.
+    let other = gtk::Window::builder()
+        .title("porthole-input-other")
+        .default_width(100)
+        .default_height(100)
+        .build();
+    other.present();
+    xdotool(
+        x_display,
+        &[
+            "search",
+            "--name",
+            "porthole-input-other",
+            "windowfocus",
+            "--sync",
+        ],
+    );
+    assert!(!display.keyboard_grabbed(), "focus loss ungrabs");
+    assert_eq!(
+        pointer_location(x_display),
+        (wx + 200, wy + 150),
+        "focus loss gave the pointer back where the click took it"
+    );
+    assert!(!hidden(), "and it shows");
+    other.close();
+    focus(x_display, title, 210, 150);
+    assert!(
+        display.keyboard_grabbed() && hidden() && in_the_middle(pointer_location(x_display)),
+        "focus and the pointer over the window lock it again"
+    );
+    (wx + 210, wy + 150)
 }
 
 /// The bytes of QEMU audio messages (server to client: type 255,
