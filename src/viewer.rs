@@ -172,6 +172,8 @@ pub struct Viewer {
     credential_source: CredentialSource,
     /// Don't try saved credentials on the next request (they failed).
     skip_saved: bool,
+    /// The saved credentials were just refused: the next question says so.
+    saved_refused: bool,
     /// Credentials typed with "Remember", stored once they worked.
     to_remember: Option<(Option<String>, String)>,
     /// Certificates trusted for this window's life only.
@@ -241,6 +243,7 @@ impl Component for Viewer {
             established: false,
             credential_source: CredentialSource::None,
             skip_saved: false,
+            saved_refused: false,
             to_remember: None,
             trusted_once: Vec::new(),
             reconnect: None,
@@ -452,6 +455,7 @@ impl Viewer {
         {
             // Saved credentials failed: ask the user instead, at once.
             self.skip_saved = true;
+            self.saved_refused = true;
             self.connect();
             return;
         }
@@ -529,7 +533,7 @@ impl Viewer {
         self.widgets.countdown.set_visible(false);
     }
 
-    fn ask_credentials(&self, username: bool, password: bool, sender: &ComponentSender<Self>) {
+    fn ask_credentials(&mut self, username: bool, password: bool, sender: &ComponentSender<Self>) {
         // Waiting on the user, not the network: nothing should spin. (A
         // spinner redraws every frame; with software GL that is most of a
         // core, and it starves the idle work screen readers need.)
@@ -538,8 +542,8 @@ impl Viewer {
         dialogs::credentials(
             &self.window,
             &self.target.address.to_string(),
-            username,
-            password,
+            (username, password),
+            std::mem::take(&mut self.saved_refused),
             sender,
         );
     }

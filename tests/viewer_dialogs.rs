@@ -262,6 +262,10 @@ fn a_remembered_password_the_server_no_longer_takes_is_asked_for_once() {
     let node = app.a11y();
     dialog(&node, "Authentication Required");
     app.keep_screenshot("viewer-password-asked-again");
+    node.find_where("why it asks again", WAIT, |role, text| {
+        role == "label" && text.contains("did not accept the saved password")
+    })
+    .unwrap();
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(
         node.find_all("dialog", "Authentication Required")

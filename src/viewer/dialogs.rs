@@ -10,20 +10,28 @@ use relm4::{adw, gtk, ComponentSender};
 
 use super::{Viewer, ViewerMsg};
 
-/// Asks for what the server wants: a user name and/or a password.
+/// Asks for what the server wants: a user name and/or a password;
+/// `saved_refused` when the saved ones were just refused.
 pub fn credentials(
     window: &adw::ApplicationWindow,
     address: &str,
-    username: bool,
-    password: bool,
+    (username, password): (bool, bool),
+    saved_refused: bool,
     sender: &ComponentSender<Viewer>,
 ) {
+    let body = if saved_refused {
+        gettext(
+            "The VNC server at {} did not accept the saved password. Enter the one it uses now.",
+        )
+    } else {
+        gettext("The VNC server at {} asks for credentials.")
+    };
     let dialog = adw::MessageDialog::builder()
         .transient_for(window)
         .modal(true)
         .title(gettext("Authentication Required"))
         .heading(gettext("Authentication Required"))
-        .body(gettext("The VNC server at {} asks for credentials.").replace("{}", address))
+        .body(body.replace("{}", address))
         .build();
     dialog.add_responses(&[
         ("cancel", &gettext("_Cancel")),
