@@ -11,24 +11,30 @@
     clippy::indexing_slicing
 )]
 
+#[path = "support/viewer_app.rs"]
+mod viewer_app;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use porthole_harness::bus::PrivateBus;
-use porthole_harness::display::Display;
 use porthole_harness::images::{self, RgbImage};
 use porthole_harness::keyring::Keyring;
 use porthole_harness::process::{
     free_tcp_port, in_ci, run, tools_available, ServerProcess, TempDir,
 };
 use porthole_harness::xvnc::{Xvnc, XvncOptions, XvncSecurity};
+use viewer_app::{default_desktop_name, desktop_name, App, Session, PORTHOLE, WAIT};
 
-const PORTHOLE: &str = env!("CARGO_BIN_EXE_porthole");
-const WAIT: Duration = Duration::from_secs(30);
+/// Room for the server's screen at 200% and the window around it.
+const SCREEN: (u32, u32) = (2000, 1400);
+
+/// `porthole ARGS` on a display and bus of its own.
+fn viewer(args: &[&str]) -> App {
+    Session::start_with(SCREEN, false).launch(args)
+}
 
 fn tools_present(extra: &[&str]) -> bool {
     let mut tools = vec![
@@ -46,150 +52,6 @@ fn tools_present(extra: &[&str]) -> bool {
     assert!(!in_ci(), "CI must have {tools:?}");
     eprintln!("SKIPPED: needs {tools:?}");
     false
-}
-
-/// One `porthole` process on its own display and bus.
-struct App {
-    display: Rc<Display>,
-    bus: Rc<PrivateBus>,
-    config: Rc<TempDir>,
-    process: ServerProcess,
-}
-
-impl App {
-    fn start(args: &[&str]) -> Self {
-        let display = Rc::new(Display::start(2000, 1400).unwrap());
-        let bus = Rc::new(PrivateBus::start().unwrap());
-        let config = Rc::new(TempDir::new("porthole-viewer").unwrap());
-        Self::start_on(display, bus, config, args)
-    }
-
-    fn start_on(
-        display: Rc<Display>,
-        bus: Rc<PrivateBus>,
-        config: Rc<TempDir>,
-        args: &[&str],
-    ) -> Self {
-        let mut command = display.command(PORTHOLE);
-        command
-            .args(args)
-            .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
-            .env("GSETTINGS_BACKEND", "memory")
-            .env("XDG_CONFIG_HOME", config.path())
-            .env("XDG_DATA_HOME", config.path())
-            .env("LANG", "C.UTF-8")
-            .env_remove("LANGUAGE")
-            .env_remove("LC_ALL");
-        let process = ServerProcess::spawn("porthole", command).unwrap();
-        Self {
-            display,
-            bus,
-            config,
-            process,
-        }
-    }
-
-    /// The id of the visible window whose title is exactly `title`.
-    fn window(&mut self, title: &str) -> u64 {
-        match self.display.wait_for_window(&regex_escape(title), WAIT) {
-            Ok(id) => id,
-            Err(e) => {
-                let titles = self.titles();
-                panic!(
-                    "{e}; windows: {titles:?}; porthole said: {}",
-                    self.process.stderr()
-                )
-            }
-        }
-    }
-
-    fn titles(&self) -> Vec<String> {
-        let mut search = self.display.command("xdotool");
-        search.args(["search", "--onlyvisible", "--name", "."]);
-        let ids = run(search).unwrap_or_default();
-        String::from_utf8_lossy(&ids)
-            .lines()
-            .filter_map(|id| {
-                let mut name = self.display.command("xdotool");
-                name.args(["getwindowname", id.trim()]);
-                run(name)
-                    .ok()
-                    .map(|n| String::from_utf8_lossy(&n).trim().to_owned())
-            })
-            .collect()
-    }
-
-    /// Waits for a window title that starts with `prefix`.
-    fn wait_title(&mut self, prefix: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(title) = self.titles().into_iter().find(|t| t.starts_with(prefix)) {
-                return title;
-            }
-            assert!(
-                self.process.exited().is_none(),
-                "porthole exited: {}",
-                self.process.stderr()
-            );
-            assert!(
-                Instant::now() < deadline,
-                "no window title starting with “{prefix}”; windows: {:?}; porthole said: {}",
-                self.titles(),
-                self.process.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn screenshot(&self, window: u64) -> RgbImage {
-        let mut import = self.display.command("import");
-        import.args(["-window", &window.to_string(), "png:-"]);
-        images::load_png(&run(import).unwrap()).unwrap()
-    }
-
-    fn xdotool(&self, args: &[&str]) {
-        let mut command = self.display.command("xdotool");
-        command.args(args);
-        run(command).unwrap();
-    }
-}
-
-/// `xdotool search --name` takes a regular expression.
-fn regex_escape(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let special = "\\.^$|?*+()[]{}".contains(c);
-            special
-                .then_some('\\')
-                .into_iter()
-                .chain(std::iter::once(c))
-        })
-        .collect()
-}
-
-/// The desktop name a server announces (a minimal RFB 3.8 handshake
-/// with security None).
-fn desktop_name(port: u16) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut greeting = [0u8; 12];
-    s.read_exact(&mut greeting).unwrap();
-    s.write_all(b"RFB 003.008\n").unwrap();
-    let mut count = [0u8; 1];
-    s.read_exact(&mut count).unwrap();
-    let mut types = vec![0u8; usize::from(count[0])];
-    s.read_exact(&mut types).unwrap();
-    assert!(types.contains(&1), "the server wants authentication");
-    s.write_all(&[1]).unwrap();
-    let mut result = [0u8; 4];
-    s.read_exact(&mut result).unwrap();
-    s.write_all(&[1]).unwrap();
-    let mut init = [0u8; 24];
-    s.read_exact(&mut init).unwrap();
-    let len = u32::from_be_bytes([init[20], init[21], init[22], init[23]]) as usize;
-    let mut name = vec![0u8; len];
-    s.read_exact(&mut name).unwrap();
-    String::from_utf8_lossy(&name).into_owned()
 }
 
 /// Where `part` sits inside `whole`, matching exactly (or, with
@@ -310,14 +172,14 @@ fn the_viewer_shows_the_server_screen_at_100_50_and_200_percent() {
     let name = desktop_name(server.port);
     let address = format!("vnc://127.0.0.1:{}", server.port);
 
-    let mut app = App::start(&["--zoom=100", "--auto-resize=never", &address]);
+    let mut app = viewer(&["--zoom=100", "--auto-resize=never", &address]);
     let window = app.window(&name);
     let (at, _) = wait_for_picture(&app, window, &expected, true);
     eprintln!("at 100% the server's screen is at {at:?} in our window, pixel for pixel");
     drop(app);
 
     for zoom in [50u32, 200] {
-        let mut app = App::start(&[&format!("--zoom={zoom}"), &address]);
+        let mut app = viewer(&[&format!("--zoom={zoom}"), &address]);
         let window = app.window(&name);
         let size = (width * zoom / 100, height * zoom / 100);
         let reference = image::imageops::resize(
@@ -382,7 +244,7 @@ fn typing_clipboard_and_resizing_go_through_the_viewer() {
     let _xterm = ServerProcess::spawn("xterm", xterm).unwrap();
     std::thread::sleep(Duration::from_secs(1));
     let name = desktop_name(server.port);
-    let mut app = App::start(&[&format!("vnc://127.0.0.1:{}", server.port)]);
+    let mut app = viewer(&[&format!("vnc://127.0.0.1:{}", server.port)]);
     let window = app.window(&name);
     let expected = server.screenshot().unwrap();
     let (below, _) = wait_for_picture(&app, window, &crop(&expected, (0, 240), (640, 240)), false);
@@ -430,12 +292,12 @@ fn typing_clipboard_and_resizing_go_through_the_viewer() {
     let remote_text = "Grüße aus der Ferne ✓ 日本語";
     let _owner = own_clipboard(&server.display_name(), remote_text);
     wait_for_clipboard(
-        &app.display.name(),
+        &app.session.display.name(),
         remote_text,
         "the server's clipboard to reach ours",
     );
     let local_text = "Ελληνικά και Ӂ from our side";
-    let _owner = own_clipboard(&app.display.name(), local_text);
+    let _owner = own_clipboard(&app.session.display.name(), local_text);
     wait_for_clipboard(
         &server.display_name(),
         local_text,
@@ -476,7 +338,7 @@ fn with_auto_resize_off_the_server_keeps_its_size_and_the_image_scales() {
     server.show_image(&block_pattern(640, 480)).unwrap();
     let expected = server.screenshot().unwrap();
     let name = desktop_name(server.port);
-    let mut app = App::start(&[
+    let mut app = viewer(&[
         "--auto-resize=never",
         &format!("vnc://127.0.0.1:{}", server.port),
     ]);
@@ -580,7 +442,7 @@ fn error_pages_show_their_cause_and_retry_works() {
     // Refused: nothing listens on the port.
     let port = free_tcp_port().unwrap();
     let address = format!("127.0.0.1::{port}");
-    let mut app = App::start(&[&address]);
+    let mut app = viewer(&[&address]);
     let title = app.wait_title("Connection Refused");
     let window = app.window(&title);
     // Now a hostile server takes the port; Retry (focused) reaches it.
@@ -595,7 +457,7 @@ fn error_pages_show_their_cause_and_retry_works() {
     // Server killed mid-session.
     let server = start_xvnc(320, 240);
     let name = desktop_name(server.port);
-    let mut app = App::start(&[&format!("vnc://127.0.0.1:{}", server.port)]);
+    let mut app = viewer(&[&format!("vnc://127.0.0.1:{}", server.port)]);
     app.window(&name);
     drop(server);
     let title = app.wait_title("Server Closed the Connection");
@@ -616,7 +478,7 @@ fn a_wrong_password_shows_authentication_failed_and_the_right_one_connects() {
         ..XvncOptions::default()
     })
     .unwrap();
-    let mut app = App::start(&[&format!("vnc://127.0.0.1:{}", server.port)]);
+    let mut app = viewer(&[&format!("vnc://127.0.0.1:{}", server.port)]);
     for (password, outcome) in [("wrong", "Authentication Failed"), ("sesame", "")] {
         let dialog = app.window("Authentication Required");
         app.xdotool(&["windowfocus", "--sync", &dialog.to_string()]);
@@ -635,12 +497,6 @@ fn a_wrong_password_shows_authentication_failed_and_the_right_one_connects() {
     // Connected: the title is the desktop name again, no error in it.
     wait_connected(&app, &default_desktop_name());
     drop(server);
-}
-
-/// The name Xvnc gives its desktop by default (user@host), read from a
-/// server without a password.
-fn default_desktop_name() -> String {
-    desktop_name(start_xvnc(64, 64).port)
 }
 
 /// Waits until a window is titled with the desktop name (connected, no
@@ -670,8 +526,9 @@ fn a_remembered_password_is_used_from_the_secret_service() {
     })
     .unwrap();
     let address = format!("vnc://127.0.0.1:{}", server.port);
-    let mut first = App::start(&[&address]);
-    let _keyring = Keyring::start(first.bus.address()).unwrap();
+    let session = Session::start_with(SCREEN, false);
+    let _keyring = Keyring::start(session.bus.address()).unwrap();
+    let mut first = session.launch(&[&address]);
     let dialog = first.window("Authentication Required");
     first.xdotool(&["windowfocus", "--sync", &dialog.to_string()]);
     std::thread::sleep(Duration::from_millis(300));
@@ -684,15 +541,8 @@ fn a_remembered_password_is_used_from_the_secret_service() {
     // Stored once the password worked; give the keyring a moment.
     std::thread::sleep(Duration::from_secs(2));
     // One instance at a time: a second would hand its command line to the first.
-    let App {
-        display,
-        bus,
-        config,
-        process,
-    } = first;
-    drop(process);
-    std::thread::sleep(Duration::from_millis(500));
-    let second = App::start_on(display, bus, config, &[&address]);
+    first.quit();
+    let second = session.launch(&[&address]);
     let deadline = Instant::now() + WAIT;
     loop {
         let titles = second.titles();

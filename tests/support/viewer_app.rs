@@ -46,7 +46,12 @@ impl Session {
     /// A 1600×1000 screen; with `window_manager`, openbox runs on it
     /// (fullscreen needs a window manager that honours it).
     pub fn start(window_manager: bool) -> Rc<Self> {
-        let display = Display::start(1600, 1000).unwrap();
+        Self::start_with((1600, 1000), window_manager)
+    }
+
+    /// [`Session::start`] with a screen of `width`×`height`.
+    pub fn start_with((width, height): (u32, u32), window_manager: bool) -> Rc<Self> {
+        let display = Display::start(width, height).unwrap();
         let bus = PrivateBus::start().unwrap();
         let a11y_bus = AccessibilityBus::start(bus.address()).unwrap();
         let window_manager = window_manager.then(|| {
