@@ -180,7 +180,9 @@ mod imp {
         #[property(get)]
         pub(crate) remote_height: Cell<u32>,
         /// The keyboard is grabbed: the desktop's shortcuts go to the
-        /// remote machine until the ungrab keys are pressed.
+        /// remote machine until the ungrab keys are pressed. In QEMU's
+        /// relative pointer mode the pointer is locked in the widget
+        /// meanwhile (under X11, with the `x11` feature).
         #[property(get)]
         pub(crate) keyboard_grabbed: Cell<bool>,
         /// The keys that release the keyboard grab, e.g. "Ctrl+Alt" or
