@@ -40,7 +40,47 @@ struct Active {
     /// Where the pointer was when the lock began: it goes back there on
     /// release, where the user left it.
     home: (f64, f64),
+    warps: WarpTracker,
+}
+
+/// Tells the motion of the warps apart from the user's.
+#[derive(Debug, Default)]
+struct WarpTracker {
     pending: Option<PendingWarp>,
+}
+
+impl WarpTracker {
+    /// See [`PointerLock::origin_of`].
+    fn origin_of(&mut self, position: (f64, f64), last: Option<(f64, f64)>) -> Option<(f64, f64)> {
+        let Some(pending) = self.pending else {
+            return last;
+        };
+        let to_target = distance(position, pending.to);
+        let after_warp =
+            to_target < 0.5 || last.is_none_or(|last| to_target < distance(position, last));
+        if after_warp {
+            self.pending = None;
+            return Some(pending.to);
+        }
+        last
+    }
+
+    /// Whether the pointer at `position` should go back to `centre` now:
+    /// it is more than `margin` away on either axis and no warp is on its
+    /// way.
+    fn due(&mut self, position: (f64, f64), centre: (f64, f64), margin: f64, time: u32) -> bool {
+        if let Some(pending) = self.pending {
+            if time.wrapping_sub(pending.at) < WARP_EXPIRES_MS {
+                return false;
+            }
+            self.pending = None;
+        }
+        (position.0 - centre.0).abs() > margin || (position.1 - centre.1).abs() > margin
+    }
+
+    fn warped(&mut self, to: (f64, f64), time: u32) {
+        self.pending = Some(PendingWarp { to, at: time });
+    }
 }
 
 impl PointerLock {
@@ -72,7 +112,7 @@ impl PointerLock {
         let mut active = Active {
             warper,
             home: at,
-            pending: None,
+            warps: WarpTracker::default(),
         };
         active.warp(centre, time);
         self.active = Some(active);
@@ -91,37 +131,20 @@ impl PointerLock {
         position: (f64, f64),
         last: Option<(f64, f64)>,
     ) -> Option<(f64, f64)> {
-        let Some(active) = self.active.as_mut() else {
-            return last;
-        };
-        let Some(pending) = active.pending else {
-            return last;
-        };
-        let to_target = distance(position, pending.to);
-        let after_warp =
-            to_target < 0.5 || last.is_none_or(|last| to_target < distance(position, last));
-        if after_warp {
-            active.pending = None;
-            return Some(pending.to);
+        match self.active.as_mut() {
+            Some(active) => active.warps.origin_of(position, last),
+            None => last,
         }
-        last
     }
 
     /// The pointer is at `position`: sends it back to `centre` once it is
     /// more than `margin` away on either axis, unless a warp is still on
     /// its way.
     pub fn recentre(&mut self, position: (f64, f64), centre: (f64, f64), margin: f64, time: u32) {
-        let Some(active) = self.active.as_mut() else {
-            return;
-        };
-        if let Some(pending) = active.pending {
-            if time.wrapping_sub(pending.at) < WARP_EXPIRES_MS {
-                return;
+        if let Some(active) = self.active.as_mut() {
+            if active.warps.due(position, centre, margin, time) {
+                active.warp(centre, time);
             }
-            active.pending = None;
-        }
-        if (position.0 - centre.0).abs() > margin || (position.1 - centre.1).abs() > margin {
-            active.warp(centre, time);
         }
     }
 
@@ -144,7 +167,7 @@ impl PointerLock {
 impl Active {
     fn warp(&mut self, to: (f64, f64), time: u32) {
         if let Some(to) = self.warper.warp(to) {
-            self.pending = Some(PendingWarp { to, at: time });
+            self.warps.warped(to, time);
         }
     }
 }
@@ -247,5 +270,74 @@ mod none {
         pub fn wait(&self) {
             match *self {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CENTRE: (f64, f64) = (360.0, 200.0);
+    const MARGIN: f64 = 100.0;
+
+    /// A pointer pushed right in steps of 20 from the centre: warped back
+    /// once past the margin.
+    fn warped_at_the_margin() -> WarpTracker {
+        let mut warps = WarpTracker::default();
+        assert!(!warps.due((440.0, 200.0), CENTRE, MARGIN, 1_000));
+        assert!(warps.due((480.0, 200.0), CENTRE, MARGIN, 1_020));
+        warps.warped(CENTRE, 1_020);
+        warps
+    }
+
+    #[test]
+    fn motion_before_the_warp_counts_from_the_last_position() {
+        let mut warps = warped_at_the_margin();
+        // Already on its way before the server warped.
+        let last = Some((480.0, 200.0));
+        assert_eq!(warps.origin_of((500.0, 200.0), last), last);
+        // No second warp while the first is on its way.
+        assert!(!warps.due((500.0, 200.0), CENTRE, MARGIN, 1_030));
+        // The warp's own event: no motion.
+        assert_eq!(warps.origin_of(CENTRE, Some((500.0, 200.0))), Some(CENTRE));
+        assert_eq!(warps.origin_of((380.0, 200.0), Some(CENTRE)), Some(CENTRE));
+    }
+
+    #[test]
+    fn a_warp_merged_into_the_next_motion_is_not_counted() {
+        let mut warps = warped_at_the_margin();
+        // GDK delivered only the user's next event, 20 past the centre.
+        assert_eq!(
+            warps.origin_of((380.0, 200.0), Some((480.0, 200.0))),
+            Some(CENTRE)
+        );
+        // The warp is done: the next one comes at the margin again.
+        assert!(!warps.due((380.0, 200.0), CENTRE, MARGIN, 1_040));
+        assert_eq!(
+            warps.origin_of((400.0, 200.0), Some((380.0, 200.0))),
+            Some((380.0, 200.0))
+        );
+    }
+
+    #[test]
+    fn a_warp_that_never_shows_is_given_up() {
+        let mut warps = warped_at_the_margin();
+        assert!(!warps.due((500.0, 200.0), CENTRE, MARGIN, 1_020 + WARP_EXPIRES_MS - 1));
+        assert!(warps.due((500.0, 200.0), CENTRE, MARGIN, 1_020 + WARP_EXPIRES_MS));
+        // GDK's clock wraps around.
+        let mut warps = WarpTracker::default();
+        warps.warped(CENTRE, u32::MAX - 10);
+        assert!(!warps.due((500.0, 200.0), CENTRE, MARGIN, 5));
+        assert!(warps.due((500.0, 200.0), CENTRE, MARGIN, WARP_EXPIRES_MS));
+    }
+
+    #[test]
+    fn without_a_warp_the_last_position_is_the_origin() {
+        let mut warps = WarpTracker::default();
+        assert_eq!(warps.origin_of((1.0, 2.0), None), None);
+        assert_eq!(
+            warps.origin_of((1.0, 2.0), Some((0.0, 0.0))),
+            Some((0.0, 0.0))
+        );
     }
 }
