@@ -57,13 +57,28 @@ pub fn open(target: ViewerTarget) {
         }
     }
     load_style();
+    forget_closed_viewers(&app);
     let controller = Viewer::builder().launch(target).detach();
-    let window = controller.widget().clone();
-    window.connect_destroy(|window| {
-        let window = window.clone();
-        glib::idle_add_local_once(move || forget(&window));
-    });
     VIEWERS.with(|v| v.borrow_mut().push(controller));
+}
+
+/// Once per app: a viewer window leaving the app (closed) is forgotten.
+/// Not on "destroy": that comes only with the last reference, and the
+/// list of viewers holds one.
+fn forget_closed_viewers(app: &gtk::Application) {
+    thread_local! {
+        static WATCHING: Cell<bool> = const { Cell::new(false) };
+    }
+    if WATCHING.with(|w| w.replace(true)) {
+        return;
+    }
+    app.connect_window_removed(|_, window| {
+        if let Ok(window) = window.clone().downcast::<adw::ApplicationWindow>() {
+            if window.has_css_class(VIEWER_CLASS) {
+                glib::idle_add_local_once(move || forget(&window));
+            }
+        }
+    });
 }
 
 /// Without a compositor GTK frames client-decorated windows with a

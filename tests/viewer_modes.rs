@@ -221,6 +221,26 @@ fn a_kiosk_cannot_be_left_and_quits_when_the_server_goes() {
         .wait_exit(WAIT)
         .expect("the kiosk stayed after the server went");
     assert!(status.success(), "the kiosk exited with {status}");
+
+    // The one way out is the combination the command line configured,
+    // also while the console has the keyboard.
+    let server = xvnc(None);
+    let mut app = session.launch(&[
+        "--kiosk",
+        "--hotkeys=quit=ctrl+shift+e",
+        &format!("vnc://127.0.0.1:{}", server.port),
+    ]);
+    let window = app.window(&name);
+    wait_until("the kiosk to fill the screen", || {
+        is_fullscreen(&app, window)
+    });
+    app.xdotool(&["windowfocus", "--sync", &window.to_string()]);
+    app.xdotool(&["mousemove", "800", "500", "click", "1"]);
+    app.xdotool(&["key", "ctrl+shift+e"]);
+    let status = app
+        .wait_exit(WAIT)
+        .expect("the configured combination did not end the kiosk");
+    assert!(status.success(), "the kiosk exited with {status}");
 }
 
 /// The (qcode, down) pairs of QEMU's `input_event_key_qcode` trace.
@@ -269,7 +289,7 @@ fn send_keys_and_keymap_reach_qemu() {
     })
     .unwrap();
     let session = Session::start(false);
-    let mut app = session.launch(&["--keymap=F1=ctrl+alt+F2", &qemu.address()]);
+    let mut app = session.launch(&["--keymap=F1=ctrl+alt+F2,F4=Void", &qemu.address()]);
     let title = app.wait_title("QEMU");
     let window = app.window(&title);
     let node = app.a11y();
@@ -303,9 +323,9 @@ fn send_keys_and_keymap_reach_qemu() {
             ("ctrl", false),
         ],
     );
-    // Other keys are typed as they are.
+    // A key mapped to Void sends nothing; others are typed as they are.
     let before = qemu.trace_log().len();
-    app.xdotool(&["key", "F3"]);
+    app.xdotool(&["key", "F4", "F3"]);
     wait_for_keys(&qemu, before, &[("f3", true), ("f3", false)]);
 
     // Send Keys → Ctrl+Alt+Del: pressed in order, released in reverse.
@@ -384,4 +404,26 @@ fn the_viewer_reconnects_by_itself_to_a_restarted_server() {
         "back on the restarted server's screen {:.1} s after it started",
         started.elapsed().as_secs_f64()
     );
+}
+
+#[test]
+fn closing_the_viewer_ends_the_process() {
+    if !tools_present(TOOLS) {
+        return;
+    }
+    let server = xvnc(None);
+    let name = default_desktop_name();
+    let session = Session::start(false);
+    let mut app = session.launch(&[&format!("vnc://127.0.0.1:{}", server.port)]);
+    app.window(&name);
+    // The window's close action: what its × button and Ctrl+W run.
+    app.a11y()
+        .find("window", &name, WAIT)
+        .unwrap()
+        .do_action("window.close")
+        .unwrap();
+    let status = app
+        .wait_exit(WAIT)
+        .expect("porthole kept running after its only window closed");
+    assert!(status.success(), "porthole exited with {status}");
 }
