@@ -153,3 +153,20 @@ fn fingerprint_lines(fingerprint: &Fingerprint) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_shows_as_two_lines_of_sixteen_bytes() {
+        let bytes: Vec<u8> = (0..32).collect();
+        let fingerprint = Fingerprint(bytes.try_into().unwrap());
+        let text = fingerprint_lines(&fingerprint);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("00:01:") && lines[0].ends_with(":0F"));
+        assert!(lines[1].starts_with("10:11:") && lines[1].ends_with(":1F"));
+        assert_eq!(lines.join(":"), fingerprint.to_string());
+    }
+}
