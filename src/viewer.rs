@@ -273,6 +273,7 @@ impl Component for Viewer {
         model.set_title(None);
         model.apply_settings();
         model.install_actions(&sender);
+        model.session_actions(false);
         keys::attach(&model, &sender);
         model.connect_display(&sender);
 
@@ -446,7 +447,23 @@ impl Viewer {
             .connect_address_with(&self.target.address, options);
     }
 
+    /// What needs a session (a screenshot, keys to send) is offered only
+    /// while one runs.
+    fn session_actions(&self, enabled: bool) {
+        for name in ["screenshot", "send-keys"] {
+            if let Some(action) = self
+                .widgets
+                .actions
+                .lookup_action(name)
+                .and_downcast::<gio::SimpleAction>()
+            {
+                action.set_enabled(enabled);
+            }
+        }
+    }
+
     fn connected(&mut self, sender: &ComponentSender<Self>) {
+        self.session_actions(true);
         self.established = true;
         self.attempt = 0;
         self.skip_saved = false;
@@ -464,6 +481,7 @@ impl Viewer {
     }
 
     fn disconnected(&mut self, details: &str, sender: &ComponentSender<Self>) {
+        self.session_actions(false);
         let kind = self.display.last_disconnect();
         if kind == DisconnectKind::AuthenticationFailed
             && self.credential_source == CredentialSource::Saved

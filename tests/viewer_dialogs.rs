@@ -314,6 +314,26 @@ fn a_remembered_password_the_server_no_longer_takes_is_asked_for_once() {
     }
 }
 
+/// The main menu's item named `name`, with the menu open.
+fn menu_item(node: &Node, name: &str) -> Node {
+    let menu = node
+        .find_all("button", "Main Menu")
+        .unwrap()
+        .into_iter()
+        .find(|b| {
+            b.actions()
+                .unwrap_or_default()
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case("click"))
+        })
+        .expect("a clickable main menu button");
+    menu.do_action("click").unwrap();
+    node.find_where(name, WAIT, |role, text| {
+        role.contains("menu item") && text == name
+    })
+    .unwrap()
+}
+
 #[test]
 fn take_screenshot_saves_the_server_screen_through_the_file_chooser() {
     if !tools_present(TOOLS) {
@@ -337,23 +357,8 @@ fn take_screenshot_saves_the_server_screen_through_the_file_chooser() {
     wait_for_picture(&app, window, &truth);
 
     let node = app.a11y();
-    let menu = node
-        .find_all("button", "Main Menu")
-        .unwrap()
-        .into_iter()
-        .find(|b| {
-            b.actions()
-                .unwrap_or_default()
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case("click"))
-        })
-        .expect("a clickable main menu button");
-    menu.do_action("click").unwrap();
-    let item = node
-        .find_where("Take Screenshot…", WAIT, |role, name| {
-            role.contains("menu item") && name == "Take Screenshot…"
-        })
-        .unwrap();
+    let item = menu_item(&node, "Take Screenshot…");
+    assert!(item.has_state("sensitive").unwrap());
     item.do_action("click").unwrap();
 
     let chooser = dialog(&node, "Save Screenshot");
@@ -379,4 +384,13 @@ fn take_screenshot_saves_the_server_screen_through_the_file_chooser() {
     std::thread::sleep(Duration::from_millis(300));
     let saved = images::load(&path).unwrap();
     images::assert_same(&truth, &saved, "the saved screenshot");
+
+    // Without a session there is nothing to save: the item is off.
+    drop(server);
+    app.wait_title("Server Closed the Connection –");
+    let item = menu_item(&node, "Take Screenshot…");
+    assert!(
+        !item.has_state("sensitive").unwrap(),
+        "Take Screenshot… is offered with no screen to save"
+    );
 }
