@@ -1,7 +1,8 @@
 //! Scale of the VM list: 1,000 domains defined in libvirt's test driver
-//! (libvirt-dbus on a private bus), then how long the full list takes to
-//! arrive (subscribe + list + read every domain) and how long a state
-//! change takes from the action to the list's change.
+//! (libvirt-dbus on a private bus), then how long the list takes to arrive
+//! (subscribe + list with names and states), how long until every domain's
+//! details from its XML followed, and how long a state change takes from
+//! the action to the list's change.
 //!
 //! `cargo bench --bench domains` (set `DOMAINS=N` for another count).
 
@@ -64,6 +65,7 @@ async fn run(bus: &PrivateBus, count: usize) {
     println!("defined {count} domains in {:?}", started.elapsed());
 
     let mut list_times = Vec::new();
+    let mut detail_times = Vec::new();
     let mut listed = 0;
     for _ in 0..LIST_ROUNDS {
         let started = Instant::now();
@@ -73,10 +75,24 @@ async fn run(bus: &PrivateBus, count: usize) {
         };
         list_times.push(started.elapsed());
         listed = list.len();
+        // Every bench domain's details differ from the listing (vCPUs).
+        let mut detailed = 0;
+        while detailed < listed {
+            match tokio::time::timeout(Duration::from_secs(10), watch.next()).await {
+                Ok(Some(Change::Details(batch))) => detailed += batch.len(),
+                Ok(Some(_)) => {}
+                _ => panic!("details of {detailed} of {listed} domains arrived"),
+            }
+        }
+        detail_times.push(started.elapsed());
     }
     report(
         &format!("list of {listed} domains populated"),
         &mut list_times,
+    );
+    report(
+        "… and their details (titles, vCPUs) read",
+        &mut detail_times,
     );
 
     let mut watch = hypervisor.watch().await.expect("watch");

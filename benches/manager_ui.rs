@@ -7,7 +7,9 @@
 //! (`PORTHOLE_TIMINGS=1`: a line with the wall clock after the frame that
 //! showed the change); this bench compares with its own clock.
 //!
-//! `cargo bench -p porthole --bench manager_ui` (set `DOMAINS=N` for another count).
+//! `cargo bench -p porthole --bench manager_ui` (set `DOMAINS=N` for another
+//! count, `LAUNCHES=N` for more launches with GL, `PORTHOLE_BIN=path` to
+//! measure another build of the app, e.g. the one before a change).
 //! Goals: (a) under 1 s, (b) under 100 ms, (c) under 150 MB.
 
 #![allow(unused_imports)]
@@ -27,12 +29,11 @@ use porthole_harness::libvirt::{libvirt_dbus_available, LibvirtDbus};
 use porthole_harness::process::{in_ci, tools_available, ServerProcess, TempDir};
 use src::libvirt::{Bus, ConnectionSpec, Driver, Hypervisor, NetworkChoice, NewDomain, VirtType};
 
-const PORTHOLE: &str = env!("CARGO_BIN_EXE_porthole");
 const STATE_CHANGES: usize = 40;
-/// The cairo renderer once, to tell the app's own memory from the GL
-/// stack's, then GTK's default renderer (GL: Mesa's llvmpipe on machines
-/// without a GPU, which alone holds much of the memory).
-const LAUNCHES: [Option<&str>; 4] = [Some("cairo"), None, None, None];
+/// Launches with GTK's default renderer (GL: Mesa's llvmpipe on machines
+/// without a GPU, which alone holds much of the memory), after one with the
+/// cairo renderer to tell the app's own memory from the GL stack's.
+const GL_LAUNCHES: usize = 5;
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 fn main() {
@@ -76,14 +77,22 @@ fn main() {
     });
     println!("defined {count} domains in {:?}", started.elapsed());
 
+    let porthole =
+        std::env::var("PORTHOLE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_porthole").to_owned());
+    let gl_launches = std::env::var("LAUNCHES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(GL_LAUNCHES);
+    let renderers = std::iter::once(Some("cairo")).chain(std::iter::repeat_n(None, gl_launches));
     let mut launch_times = Vec::new();
     let mut rss = Vec::new();
+    let mut rss_anon = Vec::new();
     let mut rss_cairo = Vec::new();
     let mut app = None;
-    for renderer in LAUNCHES {
+    for renderer in renderers {
         drop(app.take());
         let config = TempDir::new("porthole-bench").expect("temp dir");
-        let mut command = display.command(PORTHOLE);
+        let mut command = display.command(&porthole);
         command
             .args(["--connect", "test:///default"])
             .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
@@ -112,27 +121,51 @@ fn main() {
                 .parse::<u128>()
                 .ok()
         });
+        let total = Duration::from_micros((at - launched) as u64);
         if let Some(window) = window {
             println!(
-                "    launch → first frame {:?}, first frame → list painted {:?}",
+                "  {}: launch → list painted {total:?} (→ first frame {:?}, first frame → list {:?})",
+                renderer.unwrap_or("default"),
                 Duration::from_micros((window - launched) as u64),
                 Duration::from_micros(at.saturating_sub(window) as u64)
             );
         }
-        // Let the first frames settle before reading the memory.
-        std::thread::sleep(Duration::from_millis(500));
+        // Let the first frames settle, and the details that follow the
+        // list arrive, before reading the memory.
+        std::thread::sleep(Duration::from_millis(1500));
+        // Mesa's llvmpipe maps libLLVM (shared, file-backed); the app's own
+        // memory is the anonymous part.
+        let (resident, anonymous) = (
+            rss_kib(process.pid()),
+            status_kib(process.pid(), "RssAnon:"),
+        );
+        println!(
+            "    resident {:.1} MB, of which anonymous (heap, GL buffers) {:.1} MB",
+            resident as f64 / 1024.0,
+            anonymous as f64 / 1024.0
+        );
+        let frames: Vec<u128> = process
+            .stderr()
+            .lines()
+            .filter_map(|line| {
+                line.strip_prefix("porthole-timing: frame at ")?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        println!(
+            "    frames painted: {} until the list, {} in the 1.5 s after",
+            frames.iter().filter(|&&f| f <= at).count(),
+            frames.iter().filter(|&&f| f > at).count()
+        );
         if renderer.is_none() {
-            launch_times.push(Duration::from_micros((at - launched) as u64));
-            rss.push(rss_kib(process.pid()));
-            // Mesa's llvmpipe maps libLLVM (shared, file-backed); the
-            // app's own memory is the anonymous part.
-            println!(
-                "    of which anonymous (heap, GL buffers): {:.1} MB",
-                status_kib(process.pid(), "RssAnon:") as f64 / 1024.0
-            );
+            launch_times.push(total);
+            rss.push(resident);
+            rss_anon.push(anonymous);
             app = Some((process, config));
         } else {
-            rss_cairo.push(rss_kib(process.pid()));
+            rss_cairo.push(resident);
         }
     }
     report(
@@ -140,9 +173,11 @@ fn main() {
         &mut launch_times,
     );
     rss.sort();
+    rss_anon.sort();
     println!(
-        "(c) resident memory with the list shown: {:.1} MB with GTK's default renderer (max of {} launches {:.1} MB), {:.1} MB with GSK_RENDERER=cairo",
+        "(c) resident memory with the list shown: {:.1} MB (anonymous {:.1} MB) with GTK's default renderer (max of {} launches {:.1} MB), {:.1} MB with GSK_RENDERER=cairo",
         rss[rss.len() / 2] as f64 / 1024.0,
+        rss_anon[rss_anon.len() / 2] as f64 / 1024.0,
         rss.len(),
         rss[rss.len() - 1] as f64 / 1024.0,
         rss_cairo.iter().max().copied().unwrap_or(0) as f64 / 1024.0

@@ -673,6 +673,11 @@ impl Manager {
             // 1,000 rows).
             self.list.show_store(&gio::ListStore::new::<VmItem>());
         }
+        let page_path = self
+            .page
+            .as_ref()
+            .filter(|p| p.connection == id)
+            .map(|p| p.path.clone());
         let Some(conn) = self.connection_mut(id) else {
             return;
         };
@@ -721,6 +726,15 @@ impl Manager {
                 conn.vms.upsert(info);
                 if selected {
                     self.list.state_changed();
+                }
+            }
+            // Titles, descriptions, vCPUs and memory, read after the list.
+            Change::Details(list) => {
+                for info in list {
+                    if page_path.as_deref() == Some(info.path.as_str()) {
+                        shown = Some(info.clone());
+                    }
+                    conn.vms.upsert(info);
                 }
             }
             Change::Disconnected => self.set_status(id, Status::ServiceGone),

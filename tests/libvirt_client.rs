@@ -90,6 +90,15 @@ async fn the_list_shows_the_test_domain_running() {
         .find(|d| d.name == "test")
         .expect("the test driver's domain is listed");
     assert_eq!(test.state, DomainState::Running);
+    // What only the XML says follows the list.
+    let Change::Details(details) = next_change(&mut watch).await else {
+        panic!("the details do not follow the list");
+    };
+    let test = details
+        .iter()
+        .find(|d| d.name == "test")
+        .expect("the test domain's details");
+    assert_eq!(test.state, DomainState::Running);
     assert_eq!(test.vcpus, 2);
     assert_eq!(test.memory_kib, 2 * 1024 * 1024);
     assert_eq!(test.uuid, "6695eb01-f6a4-8304-79aa-97f2502e193f");
@@ -325,6 +334,9 @@ async fn a_libvirt_dbus_restart_is_reported_and_the_list_recovers() {
     let mut watch = env.hypervisor.watch().await.expect("watch");
     let Change::Listed(_) = next_change(&mut watch).await else {
         panic!("the first change is not the list");
+    };
+    let Change::Details(_) = next_change(&mut watch).await else {
+        panic!("the details do not follow the list");
     };
     env.service.take();
     assert_eq!(next_change(&mut watch).await, Change::Disconnected);

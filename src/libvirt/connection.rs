@@ -9,7 +9,7 @@ use futures_util::stream::{self, StreamExt};
 use zbus::names::InterfaceName;
 use zbus::zvariant::{ObjectPath, OwnedObjectPath};
 
-use super::domain::{Domain, DomainInfo};
+use super::domain::{Domain, DomainInfo, DomainState};
 use super::error::{BusKind, Error, Result};
 use super::proxies::{self, ConnectProxy, StoragePoolProxy, StorageVolProxy};
 use super::ssh::SshCommand;
@@ -22,6 +22,9 @@ pub const SERVICE: &str = "org.libvirt";
 /// How many domains are read at once when listing: enough to hide the
 /// round trips, few enough not to flood libvirt-dbus's queue.
 const READ_CONCURRENCY: usize = 32;
+
+/// `VIR_DOMAIN_STATS_STATE`.
+const STATS_STATE: u32 = 1;
 
 /// Which bus libvirt-dbus is reached on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -255,18 +258,65 @@ impl Hypervisor {
             .map_err(|e| self.error(e))
     }
 
-    /// Every domain with its state, read concurrently.
+    /// Every domain with everything the list shows, details included.
     pub async fn list_domains(&self) -> Result<Vec<DomainInfo>> {
-        let paths = self.domain_paths().await?;
-        let results: Vec<Result<DomainInfo>> =
-            stream::iter(paths.into_iter().map(|path| self.domain_info(path)))
-                .buffer_unordered(READ_CONCURRENCY)
-                .collect()
-                .await;
+        let mut infos = self.list_domains_brief().await?;
+        let overviews: Vec<Result<DomainOverview>> = stream::iter(
+            infos
+                .iter()
+                .map(|info| self.domain_overview(info.path.clone())),
+        )
+        .buffered(READ_CONCURRENCY)
+        .collect()
+        .await;
+        let mut complete = Vec::with_capacity(infos.len());
+        for (mut info, overview) in infos.drain(..).zip(overviews) {
+            match overview {
+                Ok(overview) => {
+                    info.add_details(overview);
+                    complete.push(info);
+                }
+                Err(error) if error.is_not_found() => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(complete)
+    }
+
+    /// Every domain with its name, state, autostart and persistence, sorted
+    /// by name, without what only the XML has (see
+    /// [`DomainInfo::title`]): one call for all states and one per domain,
+    /// many in flight at once. The former reading of three calls per domain
+    /// (XML included) took 0.27–0.35 s for 1,000 domains of the test driver.
+    pub async fn list_domains_brief(&self) -> Result<Vec<DomainInfo>> {
+        let (paths, mut states) = futures_util::join!(self.domain_paths(), self.all_states());
+        let paths = paths?;
+        let read_states = states.is_none();
+        let results: Vec<Result<DomainInfo>> = stream::iter(
+            paths
+                .into_iter()
+                .map(|path| self.domain_brief(path, read_states)),
+        )
+        .buffer_unordered(READ_CONCURRENCY)
+        .collect()
+        .await;
         let mut infos = Vec::with_capacity(results.len());
         for result in results {
             match result {
-                Ok(info) => infos.push(info),
+                Ok(mut info) => {
+                    if let Some((state, reason)) =
+                        states.as_mut().and_then(|s| s.remove(&info.name))
+                    {
+                        info.state = DomainState::from_raw(state);
+                        info.reason = reason;
+                    } else if !read_states {
+                        // Defined after the states were read: ask it.
+                        let (state, reason) = self.domain(info.path.clone()).await?.state().await?;
+                        info.state = state;
+                        info.reason = reason;
+                    }
+                    infos.push(info)
+                }
                 // Undefined between the list and the read: simply gone.
                 Err(error) if error.is_not_found() => {}
                 Err(error) => return Err(error),
@@ -274,6 +324,31 @@ impl Hypervisor {
         }
         infos.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(infos)
+    }
+
+    /// The state and reason of every domain by name, in one call
+    /// (`GetAllDomainStats` with only the state group, which needs no
+    /// monitor or guest agent); `None` if this libvirt cannot.
+    async fn all_states(&self) -> Option<HashMap<String, (i32, i32)>> {
+        let records = self
+            .connect
+            .get_all_domain_stats(STATS_STATE, 0)
+            .await
+            .ok()?;
+        Some(
+            records
+                .into_iter()
+                .filter_map(|(name, values)| {
+                    let params = Params::new(values);
+                    let state = i32::try_from(params.i64("state.state")?).ok()?;
+                    let reason = params
+                        .i64("state.reason")
+                        .and_then(|r| i32::try_from(r).ok())
+                        .unwrap_or(0);
+                    Some((name, (state, reason)))
+                })
+                .collect(),
+        )
     }
 
     /// A handle on the domain at `path`.
@@ -293,6 +368,25 @@ impl Hypervisor {
     /// Reads everything the VM list shows about one domain: its properties
     /// (one `GetAll`), its state and its XML, all at once.
     pub async fn domain_info(&self, path: OwnedObjectPath) -> Result<DomainInfo> {
+        let (brief, overview) = futures_util::join!(
+            self.domain_brief(path.clone(), true),
+            self.domain_overview(path)
+        );
+        let mut info = brief?;
+        let overview = overview?;
+        if info.name.is_empty() {
+            info.name = overview.name.clone();
+        }
+        if info.uuid.is_empty() {
+            info.uuid = overview.uuid.clone();
+        }
+        info.add_details(overview);
+        Ok(info)
+    }
+
+    /// One domain's properties (one `GetAll`) and, if `read_state` (else
+    /// the caller knows it), its state, both in flight at once.
+    async fn domain_brief(&self, path: OwnedObjectPath, read_state: bool) -> Result<DomainInfo> {
         let properties = async {
             let props = zbus::fdo::PropertiesProxy::builder(&self.conn)
                 .destination(SERVICE)?
@@ -307,16 +401,26 @@ impl Hypervisor {
                 .await?;
             Ok::<HashMap<_, _>, zbus::Error>(all)
         };
+        let state = async {
+            if !read_state {
+                return Ok(((0, 0),));
+            }
+            let domain = proxies::build::<proxies::DomainProxy>(&self.conn, path.as_ref()).await?;
+            domain.get_state(0).await
+        };
+        let (properties, state) = futures_util::join!(properties, state);
+        let properties = Params::new(properties.map_err(|e| self.error(e))?);
+        let ((state, reason),) = state.map_err(|e| self.error(e))?;
+        Ok(DomainInfo::brief(path, &properties, state, reason))
+    }
+
+    /// What only a domain's XML says (title, description, vCPUs, memory, …).
+    pub async fn domain_overview(&self, path: OwnedObjectPath) -> Result<DomainOverview> {
         let domain = proxies::build::<proxies::DomainProxy>(&self.conn, path.as_ref())
             .await
             .map_err(|e| self.error(e))?;
-        let (properties, state, xml) =
-            futures_util::join!(properties, domain.get_state(0), domain.get_xmldesc(0));
-        let properties = Params::new(properties.map_err(|e| self.error(e))?);
-        let ((state, reason),) = state.map_err(|e| self.error(e))?;
-        let xml = xml.map_err(|e| self.error(e))?;
-        let overview = DomainOverview::parse(&xml)?;
-        Ok(DomainInfo::new(path, &properties, state, reason, overview))
+        let xml = domain.get_xmldesc(0).await.map_err(|e| self.error(e))?;
+        DomainOverview::parse(&xml)
     }
 
     /// Defines (creates or replaces) a domain from XML; libvirt validates it.

@@ -98,6 +98,9 @@ pub struct DomainInfo {
     pub path: OwnedObjectPath,
     pub name: String,
     pub uuid: String,
+    /// Title, description, vCPUs and memory come from the domain's XML: a
+    /// first listing leaves them empty (`vcpus` 0) and
+    /// [`Change::Details`](super::Change::Details) fills them in.
     pub title: Option<String>,
     pub description: Option<String>,
     pub state: DomainState,
@@ -118,25 +121,46 @@ impl DomainInfo {
         reason: i32,
         overview: DomainOverview,
     ) -> Self {
+        let mut info = Self::brief(path, properties, state, reason);
+        if info.name.is_empty() {
+            info.name = overview.name.clone();
+        }
+        if info.uuid.is_empty() {
+            info.uuid = overview.uuid.clone();
+        }
+        info.add_details(overview);
+        info
+    }
+
+    /// What the list needs to show a row: the properties and the state,
+    /// without the XML's details.
+    pub(crate) fn brief(
+        path: OwnedObjectPath,
+        properties: &Params,
+        state: i32,
+        reason: i32,
+    ) -> Self {
         Self {
             path,
-            name: properties
-                .str("Name")
-                .map(str::to_owned)
-                .unwrap_or(overview.name),
-            uuid: properties
-                .str("UUID")
-                .map(str::to_owned)
-                .unwrap_or(overview.uuid),
-            title: overview.title,
-            description: overview.description,
+            name: properties.str("Name").unwrap_or_default().to_owned(),
+            uuid: properties.str("UUID").unwrap_or_default().to_owned(),
+            title: None,
+            description: None,
             state: DomainState::from_raw(state),
             reason,
             autostart: properties.bool("Autostart").unwrap_or(false),
             persistent: properties.bool("Persistent").unwrap_or(true),
-            vcpus: overview.vcpus,
-            memory_kib: overview.current_memory_kib,
+            vcpus: 0,
+            memory_kib: 0,
         }
+    }
+
+    /// Takes what only the XML has.
+    pub(crate) fn add_details(&mut self, overview: DomainOverview) {
+        self.title = overview.title;
+        self.description = overview.description;
+        self.vcpus = overview.vcpus;
+        self.memory_kib = overview.current_memory_kib;
     }
 
     /// Shut off with a managed save image: Start restores it.

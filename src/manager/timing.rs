@@ -2,7 +2,8 @@
 //! `PORTHOLE_TIMINGS=1`: when the first list is on screen, and when a state
 //! change is on screen (with the wall clock, which the benchmark compares
 //! with the moment it caused the change). "On screen" is the end of the
-//! next frame painted after the change was applied.
+//! next frame painted after the change was applied. Every frame painted is
+//! reported too (a frame on software GL costs the CPU the listing needs).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -30,6 +31,13 @@ impl Timings {
         if self.enabled {
             after_next_paint(widget.as_ref(), || {
                 format!("porthole-timing: window at {}", unix_micros())
+            });
+            widget.as_ref().connect_realize(|widget| {
+                if let Some(clock) = widget.frame_clock() {
+                    clock.connect_after_paint(|_| {
+                        eprintln!("porthole-timing: frame at {}", unix_micros())
+                    });
+                }
             });
         }
     }

