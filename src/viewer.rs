@@ -37,6 +37,9 @@ const VIEWER_CLASS: &str = "porthole-viewer";
 /// Pointer rows at the top of a fullscreen window that reveal the toolbar.
 const HOT_EDGE: f64 = 4.0;
 
+/// Pages shorter than this show the error page compact.
+const COMPACT_BELOW: i32 = 560;
+
 /// How long the "press … to release" note stays over the screen.
 const GRAB_NOTE: Duration = Duration::from_secs(4);
 
@@ -511,6 +514,13 @@ impl Viewer {
             gettext("_Retry")
         });
         w.countdown.set_visible(false);
+        // A window sized to a small remote screen would hide Retry and the
+        // countdown below the fold at full size.
+        if w.stack.height() > 0 && w.stack.height() < COMPACT_BELOW {
+            w.error_page.add_css_class("compact");
+        } else {
+            w.error_page.remove_css_class("compact");
+        }
         w.stack.set_visible_child_name("error");
         w.spinner.set_spinning(false);
         // The title says it too: in the task switcher, and for tests.

@@ -388,10 +388,19 @@ fn the_viewer_reconnects_by_itself_to_a_restarted_server() {
     drop(server);
     app.wait_title("Server Closed the Connection –");
     let node = app.a11y();
-    node.find_where("the countdown", WAIT, |role, text| {
-        role == "label" && text.starts_with("Reconnecting in ")
-    })
-    .unwrap();
+    let countdown = node
+        .find_where("the countdown", WAIT, |role, text| {
+            role == "label" && text.starts_with("Reconnecting in ")
+        })
+        .unwrap();
+    // In the window sized to the small remote screen, not below the fold.
+    let (_, y, _, h) = countdown.extents().unwrap();
+    let window_height = app.geometry(window).0 .3;
+    assert!(
+        (y + h) as u32 <= window_height,
+        "the countdown ends at {} in a window {window_height} high",
+        y + h
+    );
     app.keep_screenshot("viewer-reconnecting");
 
     let started = Instant::now();
