@@ -7,15 +7,17 @@
 //! # Sharing the framebuffer
 //!
 //! The session (and so decoding) lives in the driver task, off the caller's
-//! thread. After each read the task copies every damaged rectangle from the
-//! session's framebuffer into a shared `Arc<Mutex<Framebuffer>>`
-//! ([`Handle::framebuffer`]) and only then sends the [`Event::Damage`]
-//! events, so a receiver that sees a damage event finds its pixels already
-//! there, and copies just the rectangles it was told about (a GL texture
-//! upload, a thumbnail). The lock is held only for those copies. The shared
-//! copy may run ahead of the events by what one read brought in: pixels of
-//! the next update can be there when `UpdateComplete` of the previous one
-//! arrives.
+//! thread, and decodes straight into the framebuffer it shares with the
+//! caller ([`Handle::framebuffer`], an `Arc<Mutex<Framebuffer>>`): while it
+//! works on bytes the task holds the lock and lends the shared pixels to
+//! the session (an O(1) swap), so no pixel is copied between the decoder
+//! and a receiver. A receiver that sees an [`Event::Damage`] finds its
+//! pixels already there, and copies just the rectangles it was told about
+//! (a GL texture upload, a thumbnail). The lock is held for at most
+//! [`FEED_SLICE`] bytes of input at a time, so a receiver waits for a
+//! little decoding, never for the network. The shared pixels run ahead of
+//! the events by what one read brought in: pixels of the next update can be
+//! there when `UpdateComplete` of the previous one arrives.
 //!
 //! The driver also notes when it read the last byte of each update
 //! ([`Handle::update_read_at`]), so a viewer can tell how long the update
@@ -50,6 +52,11 @@ const EVENT_QUEUE: usize = 1024;
 
 /// Bytes asked of the socket per read.
 const READ_SIZE: usize = 256 * 1024;
+
+/// Input decoded per hold of the framebuffer lock: at most about 0.1 ms of
+/// Raw, a few ms of the best-compressed zlib, so a receiver drawing a frame
+/// never waits long for the decoder.
+const FEED_SLICE: usize = 64 * 1024;
 
 /// How many of the latest updates' read times are kept for
 /// [`Handle::update_read_at`].
@@ -474,7 +481,13 @@ impl Task {
                             DriverError::ClosedDuringHandshake.into()
                         };
                     }
-                    let fed = self.session.feed(buffer.get(..n).unwrap_or_default());
+                    let mut fed = Ok(());
+                    for slice in buffer.get(..n).unwrap_or_default().chunks(FEED_SLICE) {
+                        fed = self.with_framebuffer(|session| session.feed(slice));
+                        if fed.is_err() {
+                            break;
+                        }
+                    }
                     // Events before the error (the greeting, offered types)
                     // still tell the caller something.
                     if !self.forward_events(read_at).await {
@@ -490,7 +503,8 @@ impl Task {
                         // Every handle is gone: nobody can use the screen.
                         None => return Stop::Shutdown,
                         Some(command) => {
-                            if let Err(error) = self.apply(command) {
+                            let applied = self.with_framebuffer(|session| apply(session, command));
+                            if let Err(error) = applied {
                                 return DriverError::Session(error).into();
                             }
                         }
@@ -500,45 +514,18 @@ impl Task {
         }
     }
 
-    fn apply(&mut self, command: Command) -> Result<(), proto::Error> {
-        let session = &mut self.session;
-        match command {
-            Command::Key { down, keysym } => session.key_event(down, keysym),
-            Command::Pointer { x, y, buttons } => session.pointer_event(x, y, buttons),
-            Command::CutText(text) => session.client_cut_text(&text),
-            Command::RequestUpdate { incremental, rect } => {
-                session.request_update(incremental, rect)
-            }
-            Command::Credentials(credentials) => session.provide_credentials(credentials)?,
-            Command::SetEncodings(list) => session.set_encodings(list),
-            Command::SetPixelFormat(format) => session.set_pixel_format(format)?,
-            Command::KeyScancode {
-                down,
-                keysym,
-                keycode,
-            } => session.key_event_scancode(down, keysym, keycode),
-            Command::PointerButtons { x, y, buttons } => {
-                session.pointer_event_buttons(x, y, buttons)
-            }
-            Command::ClipboardText(text) => session.send_clipboard_text(&text),
-            // A request the server cannot take is the caller's mistake, not
-            // the connection's: it is dropped and the session goes on.
-            Command::DesktopSize { width, height } => {
-                let _ = session.request_desktop_size(width, height);
-            }
-            Command::Xvp(action) => {
-                let _ = session.xvp(action);
-            }
-            Command::AudioFormat(format) => {
-                let _ = session.audio_set_format(format);
-            }
-            Command::Audio(enable) => {
-                let _ = session.audio_enable(enable);
-            }
-            Command::LocalCursor(local) => session.set_local_cursor(local),
-            Command::Shutdown => {}
-        }
-        Ok(())
+    /// Runs `f` with the shared framebuffer lent to the session (which
+    /// decoders and size requests use), holding its lock meanwhile; between
+    /// calls the session holds an empty placeholder.
+    fn with_framebuffer<R>(&mut self, f: impl FnOnce(&mut Session) -> R) -> R {
+        let mut shared = self
+            .framebuffer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.session.swap_framebuffer(&mut shared);
+        let result = f(&mut self.session);
+        self.session.swap_framebuffer(&mut shared);
+        result
     }
 
     async fn flush(&mut self) -> io::Result<()> {
@@ -558,9 +545,9 @@ impl Task {
         Ok(())
     }
 
-    /// Copies damaged pixels to the shared framebuffer and notes when
-    /// completed updates were read, then sends the events. Returns `false`
-    /// when nobody receives events any more.
+    /// Notes when completed updates were read, then sends the events
+    /// (their pixels are already in the shared framebuffer). Returns
+    /// `false` when nobody receives events any more.
     async fn forward_events(&mut self, read_at: Instant) -> bool {
         let mut batch = Vec::new();
         while let Some(event) = self.session.poll_event() {
@@ -568,27 +555,6 @@ impl Task {
         }
         if batch.is_empty() {
             return true;
-        }
-        {
-            let source = self.session.framebuffer();
-            let mut shared = self
-                .framebuffer
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let whole = batch
-                .iter()
-                .any(|e| matches!(e, Event::Connected { .. } | Event::Resized { .. }))
-                || shared.width() != source.width()
-                || shared.height() != source.height();
-            if whole {
-                shared.clone_from(source);
-            } else {
-                for event in &batch {
-                    if let Event::Damage(rect) = event {
-                        copy_rect(source, &mut shared, *rect);
-                    }
-                }
-            }
         }
         let completed = batch
             .iter()
@@ -620,20 +586,41 @@ impl Task {
     }
 }
 
-/// Copies `rect` row by row; a rectangle outside either framebuffer is
-/// skipped (the session only reports damage inside its own).
-fn copy_rect(source: &Framebuffer, target: &mut Framebuffer, rect: Rect) {
-    for dy in 0..rect.height {
-        let Some(y) = rect.y.checked_add(dy) else {
-            return;
-        };
-        if let (Some(from), Some(to)) = (
-            source.row(rect.x, y, rect.width),
-            target.row_mut(rect.x, y, rect.width),
-        ) {
-            to.copy_from_slice(from);
+/// Applies a caller's command to the session.
+fn apply(session: &mut Session, command: Command) -> Result<(), proto::Error> {
+    match command {
+        Command::Key { down, keysym } => session.key_event(down, keysym),
+        Command::Pointer { x, y, buttons } => session.pointer_event(x, y, buttons),
+        Command::CutText(text) => session.client_cut_text(&text),
+        Command::RequestUpdate { incremental, rect } => session.request_update(incremental, rect),
+        Command::Credentials(credentials) => session.provide_credentials(credentials)?,
+        Command::SetEncodings(list) => session.set_encodings(list),
+        Command::SetPixelFormat(format) => session.set_pixel_format(format)?,
+        Command::KeyScancode {
+            down,
+            keysym,
+            keycode,
+        } => session.key_event_scancode(down, keysym, keycode),
+        Command::PointerButtons { x, y, buttons } => session.pointer_event_buttons(x, y, buttons),
+        Command::ClipboardText(text) => session.send_clipboard_text(&text),
+        // A request the server cannot take is the caller's mistake, not
+        // the connection's: it is dropped and the session goes on.
+        Command::DesktopSize { width, height } => {
+            let _ = session.request_desktop_size(width, height);
         }
+        Command::Xvp(action) => {
+            let _ = session.xvp(action);
+        }
+        Command::AudioFormat(format) => {
+            let _ = session.audio_set_format(format);
+        }
+        Command::Audio(enable) => {
+            let _ = session.audio_enable(enable);
+        }
+        Command::LocalCursor(local) => session.set_local_cursor(local),
+        Command::Shutdown => {}
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -257,6 +257,14 @@ impl Session {
         &self.framebuffer
     }
 
+    /// Exchanges the session's framebuffer with `other` (no pixel is
+    /// copied), so a driver can lend the session a framebuffer it shares
+    /// and have rectangles decoded straight into it. The session must get
+    /// its own back before it works on anything else.
+    pub fn swap_framebuffer(&mut self, other: &mut Framebuffer) {
+        std::mem::swap(&mut self.framebuffer, other);
+    }
+
     /// The format rectangles arrive in.
     pub fn pixel_format(&self) -> &PixelFormat {
         &self.format

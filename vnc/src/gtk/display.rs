@@ -407,8 +407,19 @@ mod imp {
                 }
             }
             let (width, height) = (f64::from(obj.width()), f64::from(obj.height()));
-            let bounds = graphene::Rect::new(0.0, 0.0, width as f32, height as f32);
-            snapshot.append_color(&gdk::RGBA::BLACK, &bounds);
+            let scale = f64::from(obj.scale_factor().max(1));
+            let p = self.placement((width * scale, height * scale));
+            let rect = graphene::Rect::new(
+                (p.x / scale) as f32,
+                (p.y / scale) as f32,
+                (p.width / scale) as f32,
+                (p.height / scale) as f32,
+            );
+            // Black only around the picture: with software GL every pixel
+            // drawn twice costs a frame a few ms.
+            for bar in bars(width as f32, height as f32, &rect) {
+                snapshot.append_color(&gdk::RGBA::BLACK, &bar);
+            }
             let mut screen_texture = self.screen_texture.borrow_mut();
             if let Some(screen) = screen_texture.as_mut() {
                 let damage = self.damage.replace(Damage::None);
@@ -420,17 +431,14 @@ mod imp {
                 let handle = self.handle.borrow();
                 // Locked only for this frame's uploads.
                 let framebuffer = handle.as_ref().map(|h| h.lock_framebuffer());
-                let texture = screen.update(framebuffer.as_deref(), damage);
+                let (rw, rh) = self.remote_size();
+                // One texel per device pixel needs no filtering: nearest
+                // reads one texel where linear reads four.
+                let one_to_one = p.width == f64::from(rw) && p.height == f64::from(rh);
+                let smooth = self.smooth.get() && !one_to_one;
+                let texture = screen.update(framebuffer.as_deref(), damage, smooth);
                 drop(framebuffer);
                 if let Some(texture) = texture {
-                    let scale = f64::from(obj.scale_factor().max(1));
-                    let p = self.placement((width * scale, height * scale));
-                    let rect = graphene::Rect::new(
-                        (p.x / scale) as f32,
-                        (p.y / scale) as f32,
-                        (p.width / scale) as f32,
-                        (p.height / scale) as f32,
-                    );
                     snapshot.append_texture(&texture, &rect);
                 }
                 return;
@@ -447,14 +455,6 @@ mod imp {
                 }
             }
             if let Renderer::Software(Some(texture)) = &*self.renderer.borrow() {
-                let scale = f64::from(obj.scale_factor().max(1));
-                let p = self.placement((width * scale, height * scale));
-                let rect = graphene::Rect::new(
-                    (p.x / scale) as f32,
-                    (p.y / scale) as f32,
-                    (p.width / scale) as f32,
-                    (p.height / scale) as f32,
-                );
                 // GTK 4.8 has no filter choice here (4.10 does): software
                 // rendering always scales smoothly.
                 snapshot.append_texture(texture, &rect);
@@ -1139,4 +1139,22 @@ impl VncDisplay {
             }
         });
     }
+}
+
+/// The parts of a `width × height` widget that `picture` leaves uncovered
+/// (at most four bars around it).
+fn bars(width: f32, height: f32, picture: &graphene::Rect) -> Vec<graphene::Rect> {
+    let left = picture.x().clamp(0.0, width);
+    let right = (picture.x() + picture.width()).clamp(left, width);
+    let top = picture.y().clamp(0.0, height);
+    let bottom = (picture.y() + picture.height()).clamp(top, height);
+    [
+        graphene::Rect::new(0.0, 0.0, width, top),
+        graphene::Rect::new(0.0, bottom, width, height - bottom),
+        graphene::Rect::new(0.0, top, left, bottom - top),
+        graphene::Rect::new(right, top, width - right, bottom - top),
+    ]
+    .into_iter()
+    .filter(|bar| bar.width() > 0.0 && bar.height() > 0.0)
+    .collect()
 }

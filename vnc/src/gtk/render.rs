@@ -284,6 +284,8 @@ pub struct ScreenTexture {
     size: (u16, u16),
     /// What the last update produced, drawn again while nothing changes.
     current: Option<gdk::Texture>,
+    /// The texture's filter: linear (`true`) or nearest.
+    smooth: bool,
 }
 
 impl std::fmt::Debug for ScreenTexture {
@@ -316,6 +318,7 @@ impl ScreenTexture {
             texture,
             size: (0, 0),
             current: None,
+            smooth: true,
         })
     }
 
@@ -326,16 +329,19 @@ impl ScreenTexture {
     }
 
     /// Uploads `damage` from `framebuffer` (all of it after a resize or
-    /// [`ScreenTexture::invalidate`]) and returns the texture to draw.
+    /// [`ScreenTexture::invalidate`]) and returns the texture to draw,
+    /// filtered linearly when `smooth`, else nearest (GTK 4.8 samples a
+    /// `GLTexture` with the texture's own filter).
     pub fn update(
         &mut self,
         framebuffer: Option<&Framebuffer>,
         damage: Damage,
+        smooth: bool,
     ) -> Option<gdk::Texture> {
         let Some(fb) = framebuffer.filter(|fb| fb.width() > 0 && fb.height() > 0) else {
             return self.current.clone();
         };
-        if matches!(damage, Damage::None) && self.size != (0, 0) {
+        if matches!(damage, Damage::None) && self.size != (0, 0) && smooth == self.smooth {
             return self.current.clone();
         }
         self.context.make_current();
@@ -367,9 +373,6 @@ impl ScreenTexture {
                 let clamp = glow::CLAMP_TO_EDGE as i32;
                 gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_WRAP_S, clamp);
                 gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_WRAP_T, clamp);
-                let linear = glow::LINEAR as i32;
-                gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_MIN_FILTER, linear);
-                gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_MAG_FILTER, linear);
             } else {
                 match damage {
                     Damage::None => {}
@@ -381,6 +384,10 @@ impl ScreenTexture {
                     }
                 }
             }
+            self.smooth = smooth;
+            let filter = if smooth { glow::LINEAR } else { glow::NEAREST } as i32;
+            gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_MIN_FILTER, filter);
+            gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_MAG_FILTER, filter);
             gl.bind_texture(glow::TEXTURE_2D, None);
             // GTK's context reads the texture next; a flush orders the
             // uploads before its commands (no glFinish: nothing waits).
