@@ -46,10 +46,17 @@ pub enum Damage {
 const MAX_RECTS: usize = 256;
 
 impl Damage {
+    /// Adds `rect`, leaving out what other rectangles already cover: when
+    /// updates come faster than frames, each frame uploads the same
+    /// rectangles of several updates only once.
     pub fn add(&mut self, rect: Rect) {
         match self {
             Damage::None => *self = Damage::Rects(vec![rect]),
-            Damage::Rects(rects) if rects.len() < MAX_RECTS => rects.push(rect),
+            Damage::Rects(rects) if rects.iter().any(|r| covers(r, &rect)) => {}
+            Damage::Rects(rects) if rects.len() < MAX_RECTS => {
+                rects.retain(|r| !covers(&rect, r));
+                rects.push(rect);
+            }
             Damage::Rects(_) => *self = Damage::Full,
             Damage::Full => {}
         }
@@ -58,6 +65,14 @@ impl Damage {
     pub fn is_none(&self) -> bool {
         matches!(self, Damage::None)
     }
+}
+
+/// Whether `outer` contains every pixel of `inner`.
+fn covers(outer: &Rect, inner: &Rect) -> bool {
+    outer.x <= inner.x
+        && outer.y <= inner.y
+        && outer.right() >= inner.right()
+        && outer.bottom() >= inner.bottom()
 }
 
 /// libepoxy, which GTK already uses for GL: it resolves GL functions for
@@ -527,4 +542,38 @@ pub fn texture_of(fb: &Framebuffer) -> Option<gdk::Texture> {
         fb.stride(),
     );
     Some(texture.upcast())
+}
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn rects(damage: &Damage) -> Vec<Rect> {
+        match damage {
+            Damage::Rects(rects) => rects.clone(),
+            other => panic!("expected rectangles, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn damage_uploads_covered_rectangles_once() {
+        let screen = Rect::new(0, 0, 1920, 1080);
+        let tile = Rect::new(256, 128, 256, 128);
+        let mut damage = Damage::default();
+        damage.add(tile);
+        damage.add(Rect::new(0, 0, 8, 8));
+        // A second update of the same tile, then of the whole screen.
+        damage.add(tile);
+        assert_eq!(rects(&damage), vec![tile, Rect::new(0, 0, 8, 8)]);
+        damage.add(screen);
+        assert_eq!(rects(&damage), vec![screen]);
+        damage.add(tile);
+        assert_eq!(rects(&damage), vec![screen]);
+        // Overlapping but not covered: both stay.
+        let mut damage = Damage::default();
+        damage.add(Rect::new(0, 0, 10, 10));
+        damage.add(Rect::new(5, 5, 10, 10));
+        assert_eq!(rects(&damage).len(), 2);
+    }
 }
