@@ -181,6 +181,22 @@ struct App {
 }
 
 impl App {
+    /// Our own libvirt client on the app's bus, to check what the app did.
+    fn client(&self, driver: Driver) -> (tokio::runtime::Runtime, Hypervisor) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let hypervisor = runtime
+            .block_on(Hypervisor::connect(&ConnectionSpec {
+                bus: Bus::Address(self.bus.address().to_owned()),
+                driver,
+            }))
+            .expect("client");
+        (runtime, hypervisor)
+    }
+
     fn start(mode: Mode, uri: &str) -> Self {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let display = Display::start(1280, 800).expect("Xvfb");
@@ -376,17 +392,7 @@ fn the_assistant_creates_and_starts_a_vm_and_keeps_values_on_errors() {
         return;
     }
     let app = App::start(Mode::Session, "test:///default");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let hypervisor = runtime
-        .block_on(Hypervisor::connect(&ConnectionSpec {
-            bus: Bus::Address(app.bus.address().to_owned()),
-            driver: Driver::Test,
-        }))
-        .expect("client");
+    let (runtime, hypervisor) = app.client(Driver::Test);
 
     let window = app.open_assistant();
     // A taken name is refused with the reason, and nothing goes on.
@@ -525,17 +531,7 @@ fn the_assistant_creates_a_vm_that_boots_on_real_qemu() {
     }
     let daemons = Libvirtd::start().expect("libvirtd");
     let app = App::start(Mode::System, "qemu:///system");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let hypervisor = runtime
-        .block_on(Hypervisor::connect(&ConnectionSpec {
-            bus: Bus::Address(app.bus.address().to_owned()),
-            driver: Driver::Qemu,
-        }))
-        .expect("client");
+    let (runtime, hypervisor) = app.client(Driver::Qemu);
     let pools_before: Vec<String> = runtime
         .block_on(hypervisor.storage_pools())
         .expect("pools")
@@ -745,17 +741,7 @@ fn the_assistant_creates_a_uefi_vm_that_boots_ovmf_and_deletes_its_nvram() {
     }
     let daemons = Libvirtd::start().expect("libvirtd");
     let app = App::start(Mode::System, "qemu:///system");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let hypervisor = runtime
-        .block_on(Hypervisor::connect(&ConnectionSpec {
-            bus: Bus::Address(app.bus.address().to_owned()),
-            driver: Driver::Qemu,
-        }))
-        .expect("client");
+    let (runtime, hypervisor) = app.client(Driver::Qemu);
     let pools_before = runtime.block_on(hypervisor.storage_pools()).expect("pools");
     let pool_dir_existed = std::path::Path::new("/var/lib/libvirt/images").exists();
     let name = format!("porthole-uefi-{}", std::process::id());
@@ -975,17 +961,7 @@ fn files_chosen_in_the_file_chooser_end_up_in_the_vm() {
         return;
     }
     let app = App::start(Mode::Session, "test:///default");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let hypervisor = runtime
-        .block_on(Hypervisor::connect(&ConnectionSpec {
-            bus: Bus::Address(app.bus.address().to_owned()),
-            driver: Driver::Test,
-        }))
-        .expect("client");
+    let (runtime, hypervisor) = app.client(Driver::Test);
     let files = TempDir::new("porthole-chosen").expect("temp dir");
     let iso = files.path().join("chosen installer.iso");
     std::fs::write(&iso, b"CD001").expect("iso");
