@@ -26,7 +26,10 @@ use porthole_harness::process::{
     free_tcp_port, in_ci, run, tools_available, ServerProcess, TempDir,
 };
 use porthole_harness::xvnc::{Xvnc, XvncOptions, XvncSecurity};
-use viewer_app::{default_desktop_name, desktop_name, App, Session, PORTHOLE, WAIT};
+use viewer_app::{
+    connects_without_asking, default_desktop_name, desktop_name, never_showed, App, Session,
+    PORTHOLE, WAIT,
+};
 
 /// Room for the server's screen at 200% and the window around it.
 const SCREEN: (u32, u32) = (2000, 1400);
@@ -147,14 +150,7 @@ fn wait_for_picture(
             }
         }
         if Instant::now() > deadline {
-            let dir = std::env::temp_dir().join("porthole-image-diffs");
-            let _ = std::fs::create_dir_all(&dir);
-            let _ = shot.save(dir.join("viewer-window.png"));
-            let _ = expected.save(dir.join("viewer-expected.png"));
-            panic!(
-                "the window never showed the server's screen (saved in {})",
-                dir.display()
-            );
+            never_showed(&shot, expected);
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -543,19 +539,7 @@ fn a_remembered_password_is_used_from_the_secret_service() {
     // One instance at a time: a second would hand its command line to the first.
     first.quit();
     let second = session.launch(&[&address]);
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let titles = second.titles();
-        assert!(
-            !titles.iter().any(|t| t == "Authentication Required"),
-            "the remembered password was not used: {titles:?}"
-        );
-        if titles.contains(&name) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never connected: {titles:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    connects_without_asking(&second, &name, "the remembered password was not used");
 }
 
 #[test]

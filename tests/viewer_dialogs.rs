@@ -23,7 +23,8 @@ use porthole_harness::keyring::Keyring;
 use porthole_harness::tls::Certificates;
 use porthole_harness::xvnc::{Xvnc, XvncOptions, XvncSecurity};
 use viewer_app::{
-    default_desktop_name, pattern, tools_present, wait_for_picture, App, Session, WAIT,
+    connects_without_asking, default_desktop_name, pattern, tools_present, wait_for_picture, App,
+    Session, WAIT,
 };
 
 const TOOLS: &[&str] = &[
@@ -299,19 +300,7 @@ fn a_remembered_password_the_server_no_longer_takes_is_asked_for_once() {
 
     // The keyring now holds the new password.
     let app = session.launch(&[&address]);
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let titles = app.titles();
-        assert!(
-            !titles.iter().any(|t| t == "Authentication Required"),
-            "the new password was not remembered: {titles:?}"
-        );
-        if titles.contains(&name) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never connected: {titles:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    connects_without_asking(&app, &name, "the new password was not remembered");
 }
 
 /// The main menu's item named `name`, with the menu open.

@@ -301,16 +301,39 @@ pub fn wait_for_picture(app: &App, window: u64, expected: &RgbImage) -> (u32, u3
             return at;
         }
         if Instant::now() > deadline {
-            let dir = std::env::temp_dir().join("porthole-image-diffs");
-            let _ = std::fs::create_dir_all(&dir);
-            let _ = shot.save(dir.join("viewer-window.png"));
-            let _ = expected.save(dir.join("viewer-expected.png"));
-            panic!(
-                "the window never showed the server's screen (saved in {})",
-                dir.display()
-            );
+            never_showed(&shot, expected);
         }
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Fails the test, keeping what the window showed and what it should have.
+pub fn never_showed(shot: &RgbImage, expected: &RgbImage) -> ! {
+    let dir = std::env::temp_dir().join("porthole-image-diffs");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = shot.save(dir.join("viewer-window.png"));
+    let _ = expected.save(dir.join("viewer-expected.png"));
+    panic!(
+        "the window never showed the server's screen (saved in {})",
+        dir.display()
+    );
+}
+
+/// Waits until `app` shows the desktop `name` without ever asking for a
+/// password: what a remembered password or a pinned certificate gives.
+pub fn connects_without_asking(app: &App, name: &str, why: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let titles = app.titles();
+        assert!(
+            !titles.iter().any(|t| t == "Authentication Required"),
+            "{why}: {titles:?}"
+        );
+        if titles.iter().any(|t| t == name) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never connected: {titles:?}");
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
