@@ -116,8 +116,13 @@ fn main() -> glib::ExitCode {
                 (Ok(mut target), Ok(options)) => {
                     target.options = viewer::options::ViewerOptions {
                         standalone,
+                        // A `.vv` file's fullscreen=1 counts as --full-screen.
+                        full_screen: options.full_screen || target.options.full_screen,
                         ..options.clone()
                     };
+                    if let Err(err) = target.delete_file_asked_for() {
+                        APP_BROKER.send(AppMsg::ShowError(err));
+                    }
                     APP_BROKER.send(AppMsg::Open(target));
                 }
                 (Err(err), _) => APP_BROKER.send(AppMsg::ShowError(err)),

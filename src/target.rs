@@ -2,7 +2,7 @@
 //! Connect dialog or given on the command line, or a virt-viewer `.vv`
 //! file — checked and turned into one [`ViewerTarget`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use gettextrs::gettext;
 use porthole_vnc::address::Address;
@@ -16,7 +16,14 @@ pub struct ViewerTarget {
     pub address: Address,
     /// The password a `.vv` file carried; never logged.
     pub password: Option<String>,
+    /// The user name a `.vv` file carried, for servers that ask for one.
+    pub username: Option<String>,
     pub title: Option<String>,
+    /// A `.vv` file that asked to be deleted once read (`delete-this-file=1`,
+    /// as oVirt writes them: they hold a one-time password). Deleted by
+    /// [`ViewerTarget::delete_file_asked_for`], not while parsing, since the
+    /// command line is also parsed only to check it.
+    pub delete_after_reading: Option<PathBuf>,
     /// How the viewer starts (the command line's viewer options).
     pub options: ViewerOptions,
 }
@@ -42,9 +49,30 @@ pub fn parse_address(text: &str) -> Result<ViewerTarget, String> {
     Ok(ViewerTarget {
         address,
         password: None,
+        username: None,
         title: None,
+        delete_after_reading: None,
         options: ViewerOptions::default(),
     })
+}
+
+impl ViewerTarget {
+    /// Deletes the `.vv` file this target came from if the file asked for
+    /// it; what went wrong, if anything, for the user to see.
+    pub fn delete_file_asked_for(&mut self) -> Result<(), String> {
+        let Some(path) = self.delete_after_reading.take() else {
+            return Ok(());
+        };
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(format!(
+                "{} {}: {err}",
+                gettext("Cannot delete the connection file"),
+                path.display()
+            )),
+        }
+    }
 }
 
 /// Reads a virt-viewer connection file (`[virt-viewer]` with `type=vnc`).
@@ -65,7 +93,17 @@ pub fn parse_vv_file(path: &Path) -> Result<ViewerTarget, String> {
     let file = glib::KeyFile::new();
     file.load_from_file(path, glib::KeyFileFlags::NONE)
         .map_err(|err| format!("{shown}: {}: {err}", gettext("not a virt-viewer file")))?;
-    parse_vv(&file).map_err(|err| format!("{shown}: {err}"))
+    let mut target = parse_vv(&file).map_err(|err| format!("{shown}: {err}"))?;
+    if vv_flag(&file, "delete-this-file") {
+        target.delete_after_reading = Some(path.to_path_buf());
+    }
+    Ok(target)
+}
+
+/// A `.vv` boolean: virt-viewer writes 1/0, some generators true/false.
+fn vv_flag(file: &glib::KeyFile, key: &str) -> bool {
+    file.string("virt-viewer", key)
+        .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "True" | "yes"))
 }
 
 fn parse_vv(file: &glib::KeyFile) -> Result<ViewerTarget, String> {
@@ -97,8 +135,13 @@ fn parse_vv(file: &glib::KeyFile) -> Result<ViewerTarget, String> {
     Ok(ViewerTarget {
         address,
         password: get("password").filter(|p| !p.is_empty()),
+        username: get("username").filter(|u| !u.is_empty()),
         title: get("title").filter(|t| !t.is_empty()),
-        options: ViewerOptions::default(),
+        delete_after_reading: None,
+        options: ViewerOptions {
+            full_screen: vv_flag(file, "fullscreen"),
+            ..ViewerOptions::default()
+        },
     })
 }
 
@@ -125,6 +168,38 @@ mod tests {
         );
         assert_eq!(target.password.as_deref(), Some("s3cret"));
         assert_eq!(target.title.as_deref(), Some("Fedora"));
+    }
+
+    #[test]
+    fn vv_file_gives_username_and_fullscreen() {
+        let target =
+            vv("[virt-viewer]\ntype=vnc\nhost=h\nport=5900\nusername=ada\nfullscreen=1\n").unwrap();
+        assert_eq!(target.username.as_deref(), Some("ada"));
+        assert!(target.options.full_screen);
+        let target = vv("[virt-viewer]\ntype=vnc\nhost=h\nport=5900\nfullscreen=0\n").unwrap();
+        assert!(!target.options.full_screen);
+        assert_eq!(target.username, None);
+    }
+
+    #[test]
+    fn a_vv_file_that_asks_is_deleted_after_reading_and_not_before() {
+        let dir = std::env::temp_dir().join(format!("porthole-vv-del-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let once = dir.join("once.vv");
+        let kept = dir.join("kept.vv");
+        let body = "[virt-viewer]\ntype=vnc\nhost=h\nport=5900\npassword=otp\n";
+        std::fs::write(&once, format!("{body}delete-this-file=1\n")).unwrap();
+        std::fs::write(&kept, body).unwrap();
+        // Parsing alone (as the command-line check does) deletes nothing.
+        let mut target = parse_argument(once.to_str().unwrap()).unwrap();
+        assert!(once.exists());
+        assert_eq!(target.password.as_deref(), Some("otp"));
+        target.delete_file_asked_for().unwrap();
+        assert!(!once.exists());
+        let mut target = parse_argument(kept.to_str().unwrap()).unwrap();
+        target.delete_file_asked_for().unwrap();
+        assert!(kept.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

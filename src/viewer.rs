@@ -433,7 +433,10 @@ impl Viewer {
         let credentials = match (&self.target.password, self.skip_saved) {
             (Some(password), false) => {
                 self.credential_source = CredentialSource::Saved;
-                Some(Credentials::password(password.clone()))
+                Some(Credentials {
+                    username: self.target.username.clone(),
+                    password: Some(password.clone()),
+                })
             }
             _ => {
                 self.credential_source = CredentialSource::None;
@@ -586,6 +589,7 @@ impl Viewer {
             &self.window,
             &self.target.address.to_string(),
             (username, password),
+            self.target.username.as_deref(),
             std::mem::take(&mut self.saved_refused),
             sender,
         );

@@ -19,10 +19,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use porthole_harness::a11y::Node;
+use porthole_harness::process::TempDir;
 use porthole_harness::qemu::{Qemu, QemuOptions};
-use porthole_harness::xvnc::{Xvnc, XvncOptions};
+use porthole_harness::xvnc::{Xvnc, XvncOptions, XvncSecurity};
 use viewer_app::{
-    default_desktop_name, output, pattern, tools_present, wait_for_picture, App, Session, WAIT,
+    connects_without_asking, default_desktop_name, output, pattern, tools_present,
+    wait_for_picture, App, Session, WAIT,
 };
 
 const TOOLS: &[&str] = &[
@@ -161,6 +163,46 @@ fn f11_goes_fullscreen_edge_to_edge_with_a_toolbar_at_the_top_edge() {
         .do_action("click")
         .unwrap();
     app.window(&name);
+}
+
+/// A virt-viewer file as oVirt hands them out: a one-time password, to be
+/// deleted once read, and fullscreen.
+#[test]
+fn a_vv_file_connects_with_its_password_fullscreen_and_is_deleted() {
+    if !tools_present(&[TOOLS, &["openbox"]].concat()) {
+        return;
+    }
+    let server = Xvnc::start(&XvncOptions {
+        width: 640,
+        height: 480,
+        security: XvncSecurity::VncAuth("one-time".to_owned()),
+        ..XvncOptions::default()
+    })
+    .unwrap();
+    let files = TempDir::new("porthole-vv").unwrap();
+    let vv = files.path().join("console.vv");
+    std::fs::write(
+        &vv,
+        format!(
+            "[virt-viewer]\ntype=vnc\nhost=127.0.0.1\nport={}\npassword=one-time\n\
+             fullscreen=1\ndelete-this-file=1\ntitle=Payroll\n",
+            server.port
+        ),
+    )
+    .unwrap();
+    let name = default_desktop_name();
+    let session = Session::start(true);
+    let mut app = session.launch(&[vv.to_str().unwrap()]);
+    connects_without_asking(&app, &name, "the file's password was not used");
+    let window = app.window(&name);
+    wait_until("fullscreen=1 to fill the screen", || {
+        is_fullscreen(&app, window)
+    });
+    assert!(
+        !vv.exists(),
+        "delete-this-file=1 left the file with its password"
+    );
+    app.quit();
 }
 
 #[test]

@@ -16,6 +16,7 @@ pub fn credentials(
     window: &adw::ApplicationWindow,
     address: &str,
     (username, password): (bool, bool),
+    known_user: Option<&str>,
     saved_refused: bool,
     sender: &ComponentSender<Viewer>,
 ) {
@@ -46,6 +47,7 @@ pub fn credentials(
         .placeholder_text(gettext("User Name"))
         .activates_default(true)
         .visible(username)
+        .text(known_user.unwrap_or_default())
         .build();
     let password_entry = gtk::PasswordEntry::builder()
         .placeholder_text(gettext("Password"))
