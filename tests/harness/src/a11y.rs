@@ -106,20 +106,8 @@ impl AccessibilityBus {
     /// `session_bus_address` (e.g. a `PrivateBus`).
     pub fn start(session_bus_address: &str) -> io::Result<Self> {
         let dir = TempDir::new("porthole-a11y-bus")?;
-        let config = dir.path().join("a11y.conf");
-        std::fs::write(&config, a11y_config_xml(&dir.path().join("bus")))?;
-        let mut command = Command::new("dbus-daemon");
-        command
-            .args(["--nofork", "--nopidfile", "--print-address=1"])
-            .arg(format!("--config-file={}", config.display()));
-        let mut daemon = ServerProcess::spawn("dbus-daemon (a11y)", command)?;
-        let address = daemon.wait_until("printing its address", START_TIMEOUT, |p| {
-            let out = p.stdout();
-            out.lines()
-                .next()
-                .filter(|line| out.contains('\n') && line.starts_with("unix:"))
-                .map(str::to_owned)
-        })?;
+        let (daemon, address) =
+            crate::bus::start_daemon("accessibility", &dir, "dbus-daemon (a11y)")?;
 
         let mut command = Command::new(REGISTRYD);
         command
@@ -215,27 +203,6 @@ async fn registry_running(a11y_bus_address: &str) -> bool {
         Ok(reply) => reply.body().deserialize::<bool>().unwrap_or(false),
         Err(_) => false,
     }
-}
-
-/// Like the system's accessibility.conf, but on our own socket and with
-/// no service directory: the registry runs because we start it.
-fn a11y_config_xml(socket: &std::path::Path) -> String {
-    format!(
-        r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>accessibility</type>
-  <listen>unix:path={}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#,
-        socket.display()
-    )
 }
 
 /// A connection to the accessibility bus.

@@ -28,22 +28,7 @@ impl PrivateBus {
     /// a test decides which services run, and a missing one stays missing.
     pub fn start() -> io::Result<Self> {
         let dir = TempDir::new("porthole-bus")?;
-        let socket = dir.path().join("bus");
-        let config = dir.path().join("bus.conf");
-        std::fs::write(&config, config_xml(&socket))?;
-        let mut command = Command::new("dbus-daemon");
-        command
-            .args(["--nofork", "--nopidfile", "--print-address=1"])
-            .arg(format!("--config-file={}", config.display()));
-        let mut process = ServerProcess::spawn("dbus-daemon", command)?;
-        // The daemon prints its full address (with the guid) once it listens.
-        let address = process.wait_until("printing its address", START_TIMEOUT, |p| {
-            let out = p.stdout();
-            out.lines()
-                .next()
-                .filter(|line| out.contains('\n') && line.starts_with("unix:"))
-                .map(str::to_owned)
-        })?;
+        let (process, address) = start_daemon("session", &dir, "dbus-daemon")?;
         Ok(Self {
             process,
             address,
@@ -67,13 +52,40 @@ impl PrivateBus {
     }
 }
 
-/// A session-like bus configuration without service directories.
-fn config_xml(socket: &Path) -> String {
+/// Starts a `dbus-daemon` of type `kind` (session, accessibility) that
+/// listens on a socket in `dir`, with no service directories: nothing is
+/// D-Bus-activated. Returns it with its full address (with the guid).
+pub(crate) fn start_daemon(
+    kind: &str,
+    dir: &TempDir,
+    name: &str,
+) -> io::Result<(ServerProcess, String)> {
+    let config = dir.path().join("bus.conf");
+    std::fs::write(&config, config_xml(kind, &dir.path().join("bus")))?;
+    let mut command = Command::new("dbus-daemon");
+    command
+        .args(["--nofork", "--nopidfile", "--print-address=1"])
+        .arg(format!("--config-file={}", config.display()));
+    let mut process = ServerProcess::spawn(name, command)?;
+    // The daemon prints its full address once it listens.
+    let address = process.wait_until("printing its address", START_TIMEOUT, |p| {
+        let out = p.stdout();
+        out.lines()
+            .next()
+            .filter(|line| out.contains('\n') && line.starts_with("unix:"))
+            .map(str::to_owned)
+    })?;
+    Ok((process, address))
+}
+
+/// A bus configuration without service directories where anyone may own
+/// any name and eavesdrop.
+fn config_xml(kind: &str, socket: &Path) -> String {
     format!(
         r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
-  <type>session</type>
+  <type>{kind}</type>
   <listen>unix:path={}</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
