@@ -4,30 +4,17 @@
 
 use std::time::Duration;
 
-use porthole_harness::a11y::{A11y, AccessibilityBus};
+use porthole_harness::a11y::{self, A11y, AccessibilityBus};
 use porthole_harness::bus::PrivateBus;
 use porthole_harness::display::Display;
-use porthole_harness::process::{in_ci, tools_available, ServerProcess, TempDir};
+use porthole_harness::process::{ServerProcess, TempDir};
 
 const PORTHOLE: &str = env!("CARGO_BIN_EXE_porthole");
 const WAIT: Duration = Duration::from_secs(30);
 
-fn tools_present() -> bool {
-    let tools = ["Xvfb", "dbus-daemon", "/usr/libexec/at-spi2-registryd"];
-    if tools_available(&tools) {
-        return true;
-    }
-    assert!(
-        !in_ci(),
-        "CI must have {tools:?} (packages xvfb, dbus, at-spi2-core)"
-    );
-    eprintln!("SKIPPED: needs {tools:?}");
-    false
-}
-
 #[test]
 fn connect_dialog_checks_the_address_as_it_is_typed() {
-    if !tools_present() {
+    if !a11y::ui_tools_available() {
         return;
     }
     let display = Display::start(1280, 800).unwrap_or_else(|e| panic!("{e}"));

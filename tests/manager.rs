@@ -16,11 +16,11 @@ mod src {
 use std::process::Command;
 use std::time::Duration;
 
-use porthole_harness::a11y::{A11y, AccessibilityBus, Node};
+use porthole_harness::a11y::{self, A11y, AccessibilityBus, Node};
 use porthole_harness::bus::PrivateBus;
 use porthole_harness::display::Display;
 use porthole_harness::libvirt::{libvirt_dbus_available, LibvirtDbus};
-use porthole_harness::process::{in_ci, run, tools_available, ServerProcess, TempDir};
+use porthole_harness::process::{run, ServerProcess, TempDir};
 use src::libvirt::{Bus, ConnectionSpec, Driver, Hypervisor, NetworkChoice, NewDomain, VirtType};
 
 const PORTHOLE: &str = env!("CARGO_BIN_EXE_porthole");
@@ -29,21 +29,7 @@ const PORTHOLE: &str = env!("CARGO_BIN_EXE_porthole");
 const WAIT: Duration = Duration::from_secs(30);
 
 fn tools_present() -> bool {
-    let tools = [
-        "Xvfb",
-        "dbus-daemon",
-        "dbus-send",
-        "/usr/libexec/at-spi-bus-launcher",
-    ];
-    if !tools_available(&tools) {
-        assert!(
-            !in_ci(),
-            "CI must have {tools:?} (packages xvfb, dbus, at-spi2-core)"
-        );
-        eprintln!("SKIPPED: needs {tools:?}");
-        return false;
-    }
-    libvirt_dbus_available()
+    a11y::ui_tools_available() && libvirt_dbus_available()
 }
 
 /// One app at a time: each brings a display, buses and libvirt-dbus, and

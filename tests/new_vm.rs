@@ -13,11 +13,11 @@ mod src {
 
 use std::time::{Duration, Instant};
 
-use porthole_harness::a11y::{A11y, AccessibilityBus, Node};
+use porthole_harness::a11y::{self, A11y, AccessibilityBus, Node};
 use porthole_harness::bus::PrivateBus;
 use porthole_harness::display::Display;
 use porthole_harness::libvirt::{libvirt_dbus_available, LibvirtDbus, Libvirtd, Mode};
-use porthole_harness::process::{in_ci, tools_available, ServerProcess, TempDir};
+use porthole_harness::process::{in_ci, ServerProcess, TempDir};
 use src::libvirt::{
     Bus, ConnectionSpec, DeleteOptions, DiskSource, DomainState, Driver, Hypervisor, UefiSupport,
 };
@@ -145,21 +145,7 @@ async fn host_limits_come_from_libvirt() {
 }
 
 fn ui_tools_present() -> bool {
-    let tools = [
-        "Xvfb",
-        "dbus-daemon",
-        "dbus-send",
-        "/usr/libexec/at-spi-bus-launcher",
-    ];
-    if !tools_available(&tools) {
-        assert!(
-            !in_ci(),
-            "CI must have {tools:?} (packages xvfb, dbus, at-spi2-core)"
-        );
-        eprintln!("SKIPPED: needs {tools:?}");
-        return false;
-    }
-    libvirt_dbus_available()
+    a11y::ui_tools_available() && libvirt_dbus_available()
 }
 
 /// One app at a time: each brings a display and buses, and the machine

@@ -22,6 +22,13 @@ use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 use crate::process::{ServerProcess, TempDir};
 
 const REGISTRYD: &str = "/usr/libexec/at-spi2-registryd";
+
+/// Whether what a test of the app through AT-SPI needs is installed
+/// (packages xvfb, dbus, at-spi2-core): false, said loudly, when not;
+/// a failure in CI.
+pub fn ui_tools_available() -> bool {
+    crate::process::tools_available(&["Xvfb", "dbus-daemon", "dbus-send", REGISTRYD])
+}
 /// How long the bus daemon and the registry may take to come up.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 const REGISTRY: &str = "org.a11y.atspi.Registry";
