@@ -503,7 +503,13 @@ impl Task {
                         // Every handle is gone: nobody can use the screen.
                         None => return Stop::Shutdown,
                         Some(command) => {
-                            let applied = self.with_framebuffer(|session| apply(session, command));
+                            // Input needs no screen: it does not wait for
+                            // the lock (and so for the widget's uploads).
+                            let applied = if command.needs_framebuffer() {
+                                self.with_framebuffer(|session| apply(session, command))
+                            } else {
+                                apply(&mut self.session, command)
+                            };
                             if let Err(error) = applied {
                                 return DriverError::Session(error).into();
                             }
@@ -587,6 +593,23 @@ impl Task {
 }
 
 /// Applies a caller's command to the session.
+impl Command {
+    /// Whether the session may read or resize the framebuffer to carry it
+    /// out: update requests, size and format changes, and credentials
+    /// (which can finish the handshake and size the screen).
+    fn needs_framebuffer(&self) -> bool {
+        matches!(
+            self,
+            Command::RequestUpdate { .. }
+                | Command::Credentials(_)
+                | Command::SetEncodings(_)
+                | Command::SetPixelFormat(_)
+                | Command::DesktopSize { .. }
+                | Command::LocalCursor(_)
+        )
+    }
+}
+
 fn apply(session: &mut Session, command: Command) -> Result<(), proto::Error> {
     match command {
         Command::Key { down, keysym } => session.key_event(down, keysym),

@@ -140,6 +140,10 @@ mod player {
         }
     }
 
+    /// Audio queued for playing at most: seconds of any format QEMU sends
+    /// (48 kHz stereo 32-bit is 384 KB a second).
+    const MAX_QUEUED: u64 = 1 << 20;
+
     impl Player {
         pub fn start(format: AudioFormat) -> Result<Self, glib::Error> {
             gst::init()?;
@@ -154,6 +158,7 @@ mod player {
                 .format(gst::Format::Time)
                 .is_live(true)
                 .do_timestamp(true)
+                .max_bytes(MAX_QUEUED)
                 .build();
             let convert = make("audioconvert")?;
             let resample = make("audioresample")?;
@@ -172,6 +177,12 @@ mod player {
         }
 
         pub fn push(&self, samples: Vec<u8>) {
+            // appsrc only signals "enough data" and keeps queuing: a server
+            // sending faster than the sink plays (or a stalled sink) would
+            // grow it without bound. Past the limit, samples are dropped.
+            if self.source.current_level_bytes() >= MAX_QUEUED {
+                return;
+            }
             // A flushing or failed pipeline refuses buffers; its error
             // reaches the bus, and the next stream starts a new one.
             let _ = self

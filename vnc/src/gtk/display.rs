@@ -715,10 +715,26 @@ mod imp {
             self.extended_keys.set(false);
             self.updates_completed.set(0);
             self.input.borrow_mut().reset_session();
+            // No server, no lit LEDs.
+            self.set_leds(false, false, false);
             self.audio.reset();
             obj.set_cursor(None);
             if self.connected.replace(false) {
                 obj.notify_connected();
+            }
+        }
+
+        /// The server's lock LEDs as properties, notified when they change.
+        fn set_leds(&self, caps: bool, num: bool, scroll: bool) {
+            let obj = self.obj();
+            for (cell, value, name) in [
+                (&self.caps_lock, caps, "caps-lock"),
+                (&self.num_lock, num, "num-lock"),
+                (&self.scroll_lock, scroll, "scroll-lock"),
+            ] {
+                if cell.replace(value) != value {
+                    obj.notify(name);
+                }
             }
         }
 
@@ -809,15 +825,7 @@ mod imp {
                 Event::Supported(Extension::Audio) => audio::supported(&obj),
                 Event::Leds { caps, num, scroll } => {
                     input::leds_changed(&obj, Leds { caps, num, scroll });
-                    for (cell, value, name) in [
-                        (&self.caps_lock, caps, "caps-lock"),
-                        (&self.num_lock, num, "num-lock"),
-                        (&self.scroll_lock, scroll, "scroll-lock"),
-                    ] {
-                        if cell.replace(value) != value {
-                            obj.notify(name);
-                        }
-                    }
+                    self.set_leds(caps, num, scroll);
                 }
                 Event::PointerMode { relative } => input::pointer_mode(&obj, relative),
                 Event::AudioStarted(format) => audio::started(&obj, format),
