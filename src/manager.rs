@@ -78,8 +78,6 @@ pub enum ManagerMsg {
     Toast(String),
     /// The VM page's thumbnail of its console.
     Thumbnail(zbus::zvariant::OwnedObjectPath, gtk::gdk::Texture),
-    /// A VM page went away (its controller was dropped).
-    PageClosed,
 }
 
 #[derive(Debug)]
@@ -451,9 +449,7 @@ impl Component for Manager {
                 if let Some(item) = item {
                     item.set_thumbnail(Some(texture));
                 }
-            }
-            // Pages close only when the manager drops them, which it did.
-            ManagerMsg::PageClosed => {}
+            } // Pages close only when the manager drops them, which it did.
         }
     }
 
@@ -873,7 +869,6 @@ impl Manager {
                 VmPageOutput::Toast(text) => ManagerMsg::Toast(text),
                 VmPageOutput::Lifecycle(action) => ManagerMsg::Lifecycle(action),
                 VmPageOutput::Thumbnail(path, texture) => ManagerMsg::Thumbnail(path, texture),
-                VmPageOutput::Closed => ManagerMsg::PageClosed,
             });
         self.page_slot.append(page.widget());
         self.page = Some(OpenPage {

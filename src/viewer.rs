@@ -205,7 +205,6 @@ pub struct Viewer {
     /// The timer that hides the grab note; it clears itself when it
     /// fires, as removing a source that already ran aborts.
     grab_note: Rc<RefCell<Option<glib::SourceId>>>,
-    release_label: String,
 }
 
 impl std::fmt::Debug for Viewer {
@@ -246,12 +245,6 @@ impl Component for Viewer {
         let display = VncDisplay::new();
         crate::accels::suspend_while_grabbed(&display);
         let widgets = widgets::build(&window, &display, &target, &sender);
-        let release_label = target
-            .options
-            .hotkeys
-            .iter()
-            .find(|(a, _)| *a == HotkeyAction::ReleaseCursor)
-            .map_or_else(|| display.ungrab_keys(), |(_, c)| c.label());
 
         let model = Viewer {
             settings: settings.clone(),
@@ -270,7 +263,6 @@ impl Component for Viewer {
             sized: false,
             allow_close: Rc::new(Cell::new(!target.options.kiosk)),
             grab_note: Rc::default(),
-            release_label,
             target,
         };
         model.set_title(None);
@@ -670,7 +662,8 @@ impl Viewer {
     }
 
     fn keyboard_grabbed(&mut self, grabbed: bool) {
-        let note = gettext("Press {} to release the keyboard").replace("{}", &self.release_label);
+        let note =
+            gettext("Press {} to release the keyboard").replace("{}", &self.display.ungrab_keys());
         if let Some(id) = self.grab_note.take() {
             id.remove();
         }
@@ -713,12 +706,7 @@ impl Viewer {
     /// command line's zoom and view-only on top (not saved).
     fn apply_settings(&self) {
         let display = &self.display;
-        let mode = match self.settings.string("viewer-scaling").as_str() {
-            "one-to-one" => ScalingMode::OneToOne,
-            "stretch" => ScalingMode::Stretch,
-            "zoom" => ScalingMode::Zoom,
-            _ => ScalingMode::Fit,
-        };
+        let mode = scaling_from_nick(&self.settings.string("viewer-scaling"));
         display.set_zoom(f64::from(self.settings.int("viewer-zoom")) / 100.0);
         display.set_scaling_mode(mode);
         display.set_smooth(self.settings.boolean("viewer-smooth-scaling"));
@@ -760,15 +748,29 @@ impl Viewer {
     }
 }
 
-/// Saves the display's scaling and zoom (from the menu or the keys).
-fn save_scaling(settings: &gio::Settings, display: &VncDisplay) {
-    let nick = match display.scaling_mode() {
+/// A scaling mode's name in the settings and the menu's action state.
+fn scaling_nick(mode: ScalingMode) -> &'static str {
+    match mode {
         ScalingMode::OneToOne => "one-to-one",
         ScalingMode::Stretch => "stretch",
         ScalingMode::Zoom => "zoom",
         _ => "fit",
-    };
-    let _ = settings.set_string("viewer-scaling", nick);
+    }
+}
+
+/// The scaling mode a [`scaling_nick`] names; fit for anything else.
+fn scaling_from_nick(nick: &str) -> ScalingMode {
+    match nick {
+        "one-to-one" => ScalingMode::OneToOne,
+        "stretch" => ScalingMode::Stretch,
+        "zoom" => ScalingMode::Zoom,
+        _ => ScalingMode::Fit,
+    }
+}
+
+/// Saves the display's scaling and zoom (from the menu or the keys).
+fn save_scaling(settings: &gio::Settings, display: &VncDisplay) {
+    let _ = settings.set_string("viewer-scaling", scaling_nick(display.scaling_mode()));
     let _ = settings.set_int("viewer-zoom", (display.zoom() * 100.0).round() as i32);
 }
 

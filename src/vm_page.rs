@@ -98,10 +98,6 @@ impl VmTab {
 pub enum VmPageMsg {
     /// The manager forwards every state or configuration change of this VM.
     Info(DomainInfo),
-    /// Switches an open page to a tab (part of the manager's interface; the
-    /// manager opens pages on their tab through [`VmPageInit`] so far).
-    #[allow(dead_code)]
-    ShowTab(VmTab),
     /// The view switcher changed the tab.
     TabShown(VmTab),
     /// A lifecycle button: handed to the manager.
@@ -135,8 +131,6 @@ pub enum VmPageOutput {
     Lifecycle(Action),
     /// The console's screen, about 160 pixels wide, for the VM list.
     Thumbnail(zbus::zvariant::OwnedObjectPath, gdk::Texture),
-    /// The page went away (its console too).
-    Closed,
 }
 
 /// The settings the overview edits, to say which one failed.
@@ -213,7 +207,6 @@ impl std::fmt::Debug for VmPage {
 pub struct VmPageWidgets {
     actions: Vec<(Action, gtk::Button)>,
     more: gtk::MenuButton,
-    stack: adw::ViewStack,
     overview: OverviewTab,
     console: ConsoleTab,
     performance: PerformanceTab,
@@ -385,7 +378,6 @@ impl Component for VmPage {
         let widgets = VmPageWidgets {
             actions,
             more,
-            stack,
             overview,
             console,
             performance,
@@ -425,7 +417,6 @@ impl Component for VmPage {
                 self.load(&sender);
                 self.show_console(widgets);
             }
-            VmPageMsg::ShowTab(tab) => widgets.stack.set_visible_child_name(tab.name()),
             VmPageMsg::TabShown(tab) => {
                 self.tab = tab;
                 if tab == VmTab::Snapshots {
@@ -630,12 +621,11 @@ impl Component for VmPage {
         }
     }
 
-    fn shutdown(&mut self, widgets: &mut VmPageWidgets, output: relm4::Sender<VmPageOutput>) {
+    fn shutdown(&mut self, widgets: &mut VmPageWidgets, _output: relm4::Sender<VmPageOutput>) {
         if let Some(ticker) = self.ticker.take() {
             ticker.remove();
         }
         widgets.console.display.disconnect();
-        output.emit(VmPageOutput::Closed);
     }
 }
 

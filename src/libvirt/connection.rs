@@ -311,9 +311,16 @@ impl Hypervisor {
                         info.reason = reason;
                     } else if !read_states {
                         // Defined after the states were read: ask it.
-                        let (state, reason) = self.domain(info.path.clone()).await?.state().await?;
-                        info.state = state;
-                        info.reason = reason;
+                        let state = async { self.domain(info.path.clone()).await?.state().await };
+                        match state.await {
+                            Ok((state, reason)) => {
+                                info.state = state;
+                                info.reason = reason;
+                            }
+                            // Undefined since: simply gone.
+                            Err(error) if error.is_not_found() => continue,
+                            Err(error) => return Err(error),
+                        }
                     }
                     infos.push(info)
                 }
@@ -373,14 +380,7 @@ impl Hypervisor {
             self.domain_overview(path)
         );
         let mut info = brief?;
-        let overview = overview?;
-        if info.name.is_empty() {
-            info.name = overview.name.clone();
-        }
-        if info.uuid.is_empty() {
-            info.uuid = overview.uuid.clone();
-        }
-        info.add_details(overview);
+        info.add_details(overview?);
         Ok(info)
     }
 

@@ -114,24 +114,6 @@ pub struct DomainInfo {
 }
 
 impl DomainInfo {
-    pub(crate) fn new(
-        path: OwnedObjectPath,
-        properties: &Params,
-        state: i32,
-        reason: i32,
-        overview: DomainOverview,
-    ) -> Self {
-        let mut info = Self::brief(path, properties, state, reason);
-        if info.name.is_empty() {
-            info.name = overview.name.clone();
-        }
-        if info.uuid.is_empty() {
-            info.uuid = overview.uuid.clone();
-        }
-        info.add_details(overview);
-        info
-    }
-
     /// What the list needs to show a row: the properties and the state,
     /// without the XML's details.
     pub(crate) fn brief(
@@ -155,8 +137,15 @@ impl DomainInfo {
         }
     }
 
-    /// Takes what only the XML has.
+    /// Takes what only the XML has (and the name and UUID from it when the
+    /// properties lacked them).
     pub(crate) fn add_details(&mut self, overview: DomainOverview) {
+        if self.name.is_empty() {
+            self.name = overview.name;
+        }
+        if self.uuid.is_empty() {
+            self.uuid = overview.uuid;
+        }
         self.title = overview.title;
         self.description = overview.description;
         self.vcpus = overview.vcpus;

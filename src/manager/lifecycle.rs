@@ -176,14 +176,16 @@ fn select(row: &gtk::Widget) {
     let _ = row.activate_action("listitem.select", Some(&(false, false).to_variant()));
 }
 
-fn popup(row: &gtk::Widget, menu: &gtk::gio::MenuModel, point: Option<(i32, i32)>) {
+/// Opens a row's menu, at `point` in `row` if given.
+pub(super) fn popup(row: &gtk::Widget, menu: &gtk::gio::MenuModel, point: Option<(i32, i32)>) {
     let popover = gtk::PopoverMenu::from_model(Some(menu));
     popover.set_parent(row);
     popover.set_has_arrow(false);
     if let Some((x, y)) = point {
         popover.set_pointing_to(Some(&gtk::gdk::Rectangle::new(x, y, 1, 1)));
     }
-    // One popover per opening: rows are recycled for other VMs.
+    // One popover per opening: rows are recycled for other VMs. (Unparenting
+    // inside `closed` would drop it while GTK still uses it.)
     popover.connect_closed(|popover| {
         let popover = popover.clone();
         glib::idle_add_local_once(move || popover.unparent());

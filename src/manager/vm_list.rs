@@ -394,7 +394,7 @@ fn row_factory(
                 selection.set_selected(list_item.position());
             }
             if let Some(row) = gesture.widget() {
-                popup_menu(&row, &menu, x, y);
+                super::lifecycle::popup(&row, &menu, Some((x as i32, y as i32)));
             }
             gesture.set_state(gtk::EventSequenceState::Claimed);
         });
@@ -402,19 +402,4 @@ fn row_factory(
         list_item.set_child(Some(&row));
     });
     factory
-}
-
-/// Opens the row menu at (`x`, `y`) in `row`; it goes when closed, since
-/// rows are recycled for other VMs.
-fn popup_menu(row: &gtk::Widget, menu: &gio::MenuModel, x: f64, y: f64) {
-    let popover = gtk::PopoverMenu::from_model(Some(menu));
-    popover.set_parent(row);
-    popover.set_has_arrow(false);
-    popover.set_pointing_to(Some(&gtk::gdk::Rectangle::new(x as i32, y as i32, 1, 1)));
-    popover.connect_closed(|popover| {
-        // Unparenting inside `closed` would drop it while GTK still uses it.
-        let popover = popover.clone();
-        glib::idle_add_local_once(move || popover.unparent());
-    });
-    popover.popup();
 }

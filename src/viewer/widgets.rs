@@ -3,7 +3,7 @@
 //! its `viewer.*` actions.
 
 use gettextrs::gettext;
-use porthole_vnc::gtk::{keys, ScalingMode, VncDisplay};
+use porthole_vnc::gtk::{keys, VncDisplay};
 use relm4::adw::prelude::*;
 use relm4::gtk::{gio, glib};
 use relm4::{adw, gtk, ComponentSender};
@@ -316,12 +316,7 @@ pub fn install_actions(viewer: &Viewer, sender: &ComponentSender<Viewer>) {
     });
     group.add_action(&send);
 
-    let mode = match display.scaling_mode() {
-        ScalingMode::OneToOne => "one-to-one",
-        ScalingMode::Stretch => "stretch",
-        ScalingMode::Zoom => "zoom",
-        _ => "fit",
-    };
+    let mode = super::scaling_nick(display.scaling_mode());
     let scaling = gio::SimpleAction::new_stateful(
         "scaling",
         Some(glib::VariantTy::STRING),
@@ -331,12 +326,7 @@ pub fn install_actions(viewer: &Viewer, sender: &ComponentSender<Viewer>) {
     scaling.connect_change_state(move |action, value| {
         let Some(value) = value else { return };
         action.set_state(value);
-        let mode = match value.get::<String>().as_deref() {
-            Some("one-to-one") => ScalingMode::OneToOne,
-            Some("stretch") => ScalingMode::Stretch,
-            Some("zoom") => ScalingMode::Zoom,
-            _ => ScalingMode::Fit,
-        };
+        let mode = super::scaling_from_nick(&value.get::<String>().unwrap_or_default());
         if d.scaling_mode() != mode {
             d.set_scaling_mode(mode);
             save_scaling(&s, &d);
@@ -425,7 +415,9 @@ fn refresh_resize(sender: &ComponentSender<Viewer>) {
 
 /// Asks where to save a PNG of the remote screen, and saves it there.
 fn save_screenshot(window: &adw::ApplicationWindow, display: &VncDisplay) {
-    let Some(png) = display.screenshot_png() else {
+    // The screen as it is now; encoded and written off the main thread
+    // once a file is chosen (a 4K PNG takes a while).
+    let Some(texture) = display.screenshot() else {
         return;
     };
     let chooser = gtk::FileChooserNative::new(
@@ -454,15 +446,24 @@ fn save_screenshot(window: &adw::ApplicationWindow, display: &VncDisplay) {
     chooser.connect_response(move |chooser, response| {
         if response == gtk::ResponseType::Accept {
             if let Some(path) = chooser.file().and_then(|f| f.path()) {
-                if let Err(error) = std::fs::write(&path, &png) {
-                    let dialog = adw::MessageDialog::new(
-                        Some(&w),
-                        Some(&gettext("Could Not Save the Screenshot")),
-                        Some(&format!("{}: {error}", path.display())),
-                    );
-                    dialog.add_response("close", &gettext("_Close"));
-                    dialog.present();
-                }
+                let (w, texture) = (w.clone(), texture.clone());
+                glib::spawn_future_local(async move {
+                    let shown = path.display().to_string();
+                    let saved = gio::spawn_blocking(move || {
+                        texture.save_to_png(&path).map_err(|e| e.to_string())
+                    })
+                    .await
+                    .unwrap_or_else(|_| Err(gettext("the encoder stopped")));
+                    if let Err(error) = saved {
+                        let dialog = adw::MessageDialog::new(
+                            Some(&w),
+                            Some(&gettext("Could Not Save the Screenshot")),
+                            Some(&format!("{shown}: {error}")),
+                        );
+                        dialog.add_response("close", &gettext("_Close"));
+                        dialog.present();
+                    }
+                });
             }
         }
         chooser.destroy();
