@@ -141,26 +141,47 @@ impl SshCommand {
     pub(super) async fn connect(&self) -> std::result::Result<zbus::Connection, SshFailure> {
         self.prepare();
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let dir = self
-            .control_dir
-            .clone()
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
-        let log = dir.join(format!(
-            "porthole-ssh-{}-{}.log",
+        let unique = format!(
+            "porthole-ssh-{}-{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let address = self.dbus_address_logging(Some(&log));
+        );
+        // ssh's words go to a file only we can reach: the runtime dir, or
+        // else a new directory of our own (mode 0700; created, never an
+        // existing one someone else made) in the shared temp dir.
+        let private = match &self.control_dir {
+            Some(dir) => Some((PathBuf::from(dir), false)),
+            None => {
+                use std::os::unix::fs::DirBuilderExt;
+                let dir = std::env::temp_dir().join(&unique);
+                std::fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(&dir)
+                    .ok()
+                    .map(|()| (dir, true))
+            }
+        };
+        let log = private
+            .as_ref()
+            .map(|(dir, _)| dir.join(format!("{unique}.log")));
+        let address = self.dbus_address_logging(log.as_deref());
         let result = async {
             zbus::connection::Builder::address(address.as_str())?
                 .build()
                 .await
         }
         .await;
-        let said = std::fs::read_to_string(&log).unwrap_or_default();
-        // ssh keeps writing to the open file; the name is not needed.
-        let _ = std::fs::remove_file(&log);
+        let said = log
+            .as_ref()
+            .and_then(|log| std::fs::read_to_string(log).ok())
+            .unwrap_or_default();
+        // ssh keeps writing to the open file; the names are not needed.
+        if let Some(log) = &log {
+            let _ = std::fs::remove_file(log);
+        }
+        if let Some((dir, true)) = &private {
+            let _ = std::fs::remove_dir(dir);
+        }
         result.map_err(|error| SshFailure {
             ssh: ssh_reason(&said),
             error,
