@@ -7,10 +7,14 @@
 //! Every decoder works in small units (a pixel, a run, a subrectangle, a
 //! tile of at most a few KB) and keeps its place between calls, so feeding
 //! a rectangle in pieces of any size costs time linear in its length.
+//! Whole images (JPEG, PNG) are the exception: they are gathered and then
+//! decoded at once, which a caller may do without the framebuffer
+//! ([`RectDecoder::step_deferring`], [`image`]).
 
 mod copyrect;
 pub mod cursor;
 mod hextile;
+mod image;
 mod inflate;
 mod jpeg;
 mod raw;
@@ -22,6 +26,9 @@ mod zrle;
 
 use crate::framebuffer::{Framebuffer, Rect};
 use crate::pixel::{ColourMap, PixelFormat, PixelReader};
+
+#[cfg(test)]
+pub(crate) use image::ON_DECODE;
 
 /// RFB encoding numbers (rfbproto), real and pseudo.
 pub mod encoding {
@@ -89,6 +96,19 @@ pub enum Progress {
     NeedMore { consumed: usize, need: usize },
 }
 
+/// What [`RectDecoder::step_deferring`] did with the bytes it was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// As [`RectDecoder::step`] reports.
+    Progress(Progress),
+    /// The first `consumed` bytes completed an image (JPEG or PNG) that is
+    /// all that is left of the rectangle. [`RectDecoder::decode_image`]
+    /// decodes it without the framebuffer; the next `step_deferring` then
+    /// writes it (a copy of its rows) and reports `Done`, consuming
+    /// nothing more.
+    Image { consumed: usize },
+}
+
 /// Where a decoder writes, and what it reads pixels with.
 #[derive(Debug)]
 pub struct Target<'a> {
@@ -111,6 +131,9 @@ pub struct Decoders {
     tight: [inflate::Stream; 4],
     jpeg: jpeg::JpegState,
     readers: Option<Readers>,
+    /// Decoded pixels of the last deferred image, kept for the next one
+    /// (a 1080p screen is 8 MB: allocating it afresh costs page faults).
+    pixels: Vec<u8>,
 }
 
 /// Pixel readers for the format and colour map last decoded with; rebuilt
@@ -135,6 +158,7 @@ impl Decoders {
             tight: std::array::from_fn(|_| inflate::Stream::new()),
             jpeg: jpeg::JpegState::default(),
             readers: None,
+            pixels: Vec::new(),
         }
     }
 }
@@ -166,6 +190,16 @@ fn readers<'a>(
 pub struct RectDecoder {
     rect: Rect,
     state: State,
+    /// The rectangle's image, once gathered by a deferring step.
+    image: Option<Image>,
+}
+
+/// A deferred image between its last byte and the screen.
+#[derive(Debug)]
+enum Image {
+    Compressed(image::Compressed),
+    /// B, G, R, A rows of the rectangle, to copy to the screen.
+    Decoded(Vec<u8>),
 }
 
 #[derive(Debug)]
@@ -203,7 +237,11 @@ impl RectDecoder {
         if !framebuffer.contains(rect) {
             return Err(DecodeError::out_of_bounds(rect, framebuffer));
         }
-        Ok(Self { rect, state })
+        Ok(Self {
+            rect,
+            state,
+            image: None,
+        })
     }
 
     /// The rectangle being decoded; damaged once [`Progress::Done`].
@@ -213,20 +251,99 @@ impl RectDecoder {
 
     /// Consumes bytes from `input`, writing pixels through `target`; the
     /// rectangle is damaged once it reports [`Progress::Done`]. After that,
-    /// further calls consume nothing and report `Done` again.
+    /// further calls consume nothing and report `Done` again. An image
+    /// (JPEG, PNG) is decoded straight into the framebuffer.
     pub fn step(
         &mut self,
         input: &[u8],
         decoders: &mut Decoders,
         target: &mut Target<'_>,
     ) -> Result<Progress, DecodeError> {
+        if self.image.is_some() {
+            // Left by `step_deferring`: finish it that way.
+            self.decode_image(decoders)?;
+            return match self.step_deferring(input, decoders, target)? {
+                Step::Progress(progress) => Ok(progress),
+                Step::Image { .. } => Err(image_bug()),
+            };
+        }
+        match self.step_inner(input, decoders, target)? {
+            image::Outcome::Progress(progress) => Ok(progress),
+            image::Outcome::Image { consumed, image } => {
+                let out = image::Out::Screen(target.framebuffer, self.rect);
+                image.decode(self.rect, &mut decoders.jpeg, out)?;
+                Ok(Progress::Done { consumed })
+            }
+        }
+    }
+
+    /// Like [`RectDecoder::step`], but stops when an image's bytes are
+    /// complete ([`Step::Image`]), so that the slow decoding can run
+    /// without the framebuffer ([`RectDecoder::decode_image`]).
+    pub fn step_deferring(
+        &mut self,
+        input: &[u8],
+        decoders: &mut Decoders,
+        target: &mut Target<'_>,
+    ) -> Result<Step, DecodeError> {
+        match self.image.take() {
+            Some(Image::Decoded(pixels)) => {
+                let result = image::blit(&pixels, self.rect, target.framebuffer);
+                decoders.pixels = pixels;
+                result?;
+                self.state = State::Done;
+                return Ok(Step::Progress(Progress::Done { consumed: 0 }));
+            }
+            Some(compressed) => {
+                // Not decoded yet: nothing to write, nothing consumed.
+                self.image = Some(compressed);
+                return Ok(Step::Image { consumed: 0 });
+            }
+            None => {}
+        }
+        Ok(match self.step_inner(input, decoders, target)? {
+            image::Outcome::Progress(progress) => Step::Progress(progress),
+            image::Outcome::Image { consumed, image } => {
+                self.image = Some(Image::Compressed(image));
+                Step::Image { consumed }
+            }
+        })
+    }
+
+    /// Decodes the image a [`Step::Image`] reported, without touching any
+    /// framebuffer; does nothing when there is none to decode.
+    pub fn decode_image(&mut self, decoders: &mut Decoders) -> Result<(), DecodeError> {
+        let Some(Image::Compressed(compressed)) = self.image.take() else {
+            return Ok(());
+        };
+        let mut pixels = std::mem::take(&mut decoders.pixels);
+        let out = image::Out::Pixels(&mut pixels, self.rect);
+        match compressed.decode(self.rect, &mut decoders.jpeg, out) {
+            Ok(()) => {
+                self.image = Some(Image::Decoded(pixels));
+                Ok(())
+            }
+            Err(error) => {
+                decoders.pixels = pixels;
+                Err(error)
+            }
+        }
+    }
+
+    fn step_inner(
+        &mut self,
+        input: &[u8],
+        decoders: &mut Decoders,
+        target: &mut Target<'_>,
+    ) -> Result<image::Outcome, DecodeError> {
         let Decoders {
             max_compressed_len,
             zlib,
             zrle,
             tight,
-            jpeg,
+            jpeg: _,
             readers: cache,
+            pixels: _,
         } = decoders;
         let readers = readers(cache, target.format, target.colour_map);
         let fb = &mut *target.framebuffer;
@@ -236,6 +353,20 @@ impl RectDecoder {
             return Err(DecodeError::out_of_bounds(rect, fb));
         }
         let progress = match &mut self.state {
+            State::Tight(t) => {
+                let mut ctx = tight::Context {
+                    max_len: *max_compressed_len,
+                    streams: tight,
+                    format: target.format,
+                    px: &readers.pixel,
+                };
+                let outcome = t.step(rect, input, &mut ctx, fb)?;
+                return finish(&mut self.state, outcome);
+            }
+            State::Jpeg(j) => {
+                let outcome = j.step(input, *max_compressed_len)?;
+                return finish(&mut self.state, outcome);
+            }
             State::Raw(raw) => raw.step(rect, input, &readers.pixel, fb),
             State::CopyRect => copyrect::step(rect, input, fb),
             State::Rre(rre) => rre.step(rect, input, &readers.pixel, fb),
@@ -243,23 +374,28 @@ impl RectDecoder {
             State::Zlib(z) => z.step(rect, input, *max_compressed_len, zlib, &readers.pixel, fb),
             State::Zrle(z) => z.step(rect, input, *max_compressed_len, zrle, &readers.compact, fb),
             State::Trle(tiles) => tiles.step(rect, input, &readers.compact, fb),
-            State::Tight(t) => {
-                let mut ctx = tight::Context {
-                    max_len: *max_compressed_len,
-                    streams: tight,
-                    jpeg,
-                    format: target.format,
-                    px: &readers.pixel,
-                };
-                t.step(rect, input, &mut ctx, fb)
-            }
-            State::Jpeg(j) => j.step(rect, input, *max_compressed_len, fb, jpeg),
             State::Done => Ok(Progress::Done { consumed: 0 }),
         }?;
-        if matches!(progress, Progress::Done { .. }) {
-            self.state = State::Done;
-        }
-        Ok(progress)
+        finish(&mut self.state, image::Outcome::Progress(progress))
+    }
+}
+
+/// Marks the decoder done once its rectangle is complete (an image
+/// completes it too: nothing is left to read).
+fn finish(state: &mut State, outcome: image::Outcome) -> Result<image::Outcome, DecodeError> {
+    if matches!(
+        outcome,
+        image::Outcome::Progress(Progress::Done { .. }) | image::Outcome::Image { .. }
+    ) {
+        *state = State::Done;
+    }
+    Ok(outcome)
+}
+
+fn image_bug() -> DecodeError {
+    DecodeError::Malformed {
+        encoding: "image",
+        reason: "an image was left undecoded (a bug in porthole-vnc)",
     }
 }
 

@@ -14,8 +14,10 @@
 //! and a receiver. A receiver that sees an [`Event::Damage`] finds its
 //! pixels already there, and copies just the rectangles it was told about
 //! (a GL texture upload, a thumbnail). The lock is held for at most
-//! [`FEED_SLICE`] bytes of input at a time, so a receiver waits for a
-//! little decoding, never for the network. The shared pixels run ahead of
+//! [`FEED_SLICE`] bytes of input at a time, and never while an image
+//! (JPEG, PNG) is decoded, only while its rows are copied in
+//! ([`Session::feed_until_image`]), so a receiver waits for a little
+//! decoding, never for the network or a whole image. The shared pixels run ahead of
 //! the events by what one read brought in: pixels of the next update can be
 //! there when `UpdateComplete` of the previous one arrives.
 //!
@@ -40,7 +42,7 @@ use tokio::task::JoinHandle;
 use crate::address::Address;
 use crate::framebuffer::{Framebuffer, Rect};
 use crate::pixel::PixelFormat;
-use crate::proto::{self, AudioFormat, Config, Event, Session, XvpAction};
+use crate::proto::{self, AudioFormat, Config, Event, Fed, Session, XvpAction};
 use crate::security::{Credentials, SecuritySummary};
 
 /// How long [`connect`] waits by default for a TCP connection.
@@ -483,7 +485,7 @@ impl Task {
                     }
                     let mut fed = Ok(());
                     for slice in buffer.get(..n).unwrap_or_default().chunks(FEED_SLICE) {
-                        fed = self.with_framebuffer(|session| session.feed(slice));
+                        fed = self.feed(slice);
                         if fed.is_err() {
                             break;
                         }
@@ -518,6 +520,19 @@ impl Task {
                 }
             }
         }
+    }
+
+    /// Feeds `bytes` to the session with the shared framebuffer lent to
+    /// it, except while it decodes an image (JPEG, PNG): that is the
+    /// slowest work there is, and needs no framebuffer, so the lock is
+    /// taken again only to copy the decoded rows in.
+    fn feed(&mut self, bytes: &[u8]) -> Result<(), proto::Error> {
+        let mut fed = self.with_framebuffer(|session| session.feed_until_image(bytes))?;
+        while fed == Fed::Image {
+            self.session.decode_image()?;
+            fed = self.with_framebuffer(|session| session.feed_until_image(&[]))?;
+        }
+        Ok(())
     }
 
     /// Runs `f` with the shared framebuffer lent to the session (which
@@ -727,6 +742,108 @@ mod tests {
                 break;
             }
         }
+        join.await.unwrap();
+        server.await.unwrap();
+    }
+
+    /// A compact length of Tight.
+    fn compact_len(len: usize) -> Vec<u8> {
+        match len {
+            0..=0x7f => vec![len as u8],
+            0x80..=0x3fff => vec![len as u8 | 0x80, (len >> 7) as u8],
+            _ => vec![len as u8 | 0x80, (len >> 7) as u8 | 0x80, (len >> 14) as u8],
+        }
+    }
+
+    /// A server with a 64×48 screen that sends `updates` updates, each a
+    /// Tight JPEG of the whole screen in one colour and then a Raw pixel
+    /// of another colour on top of it at (0, 0).
+    async fn jpeg_server(listener: TcpListener, updates: usize) {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        socket.write_all(b"RFB 003.008\n").await.unwrap();
+        let mut version = [0u8; 12];
+        socket.read_exact(&mut version).await.unwrap();
+        socket.write_all(&[1, 1]).await.unwrap();
+        let mut chosen = [0u8; 1];
+        socket.read_exact(&mut chosen).await.unwrap();
+        socket.write_all(&[0, 0, 0, 0]).await.unwrap();
+        let mut client_init = [0u8; 1];
+        socket.read_exact(&mut client_init).await.unwrap();
+        let mut init = vec![0, 64, 0, 48];
+        init.extend_from_slice(&PixelFormat::NATIVE.to_bytes());
+        init.extend_from_slice(&[0, 0, 0, 4]);
+        init.extend_from_slice(b"jpeg");
+        socket.write_all(&init).await.unwrap();
+        let picture = image::RgbImage::from_pixel(64, 48, image::Rgb([200, 100, 50]));
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95)
+            .encode_image(&picture)
+            .unwrap();
+        let mut update = vec![0, 0, 0, 2, 0, 0, 0, 0, 0, 64, 0, 48, 0, 0, 0, 7, 0x90];
+        update.extend(compact_len(jpeg.len()));
+        update.extend_from_slice(&jpeg);
+        update.extend_from_slice(&[0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 1, 2, 3, 0]);
+        for _ in 0..updates {
+            socket.write_all(&update).await.unwrap();
+        }
+        let mut rest = [0u8; 256];
+        while socket.read(&mut rest).await.unwrap_or(0) > 0 {}
+    }
+
+    /// The driver decodes images without holding the shared framebuffer's
+    /// lock: a receiver drawing a frame waits for the copy of the decoded
+    /// rows at most, never for the decoder. (A decoder hook looks at the
+    /// lock as each image starts decoding: this test does not depend on
+    /// timing. The runtime has one thread, so the hook runs on the
+    /// driver's.)
+    #[tokio::test]
+    async fn images_are_decoded_without_the_framebuffer_lock() {
+        const UPDATES: usize = 3;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(jpeg_server(listener, UPDATES));
+        let address = Address::parse(&format!("127.0.0.1::{port}")).unwrap();
+        let stream = connect(&address, DEFAULT_CONNECT_TIMEOUT).await.unwrap();
+        let (handle, mut events, join) = spawn(stream, Config::default(), None);
+        let lock_free = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let (seen, shared) = (lock_free.clone(), Arc::clone(handle.framebuffer()));
+        crate::decode::ON_DECODE.set(Some(Box::new(move || {
+            seen.borrow_mut().push(shared.try_lock().is_ok());
+        })));
+        let mut damage = Vec::new();
+        let mut completed = 0;
+        while completed < UPDATES {
+            match events.recv().await.unwrap() {
+                DriverEvent::Session(Event::Damage(rect)) => damage.push(rect),
+                DriverEvent::Session(Event::UpdateComplete) => completed += 1,
+                DriverEvent::Closed(result) => panic!("closed early: {result:?}"),
+                DriverEvent::Session(_) => {}
+            }
+        }
+        crate::decode::ON_DECODE.set(None);
+        assert_eq!(
+            *lock_free.borrow(),
+            vec![true; UPDATES],
+            "whether the framebuffer lock was free as each image started decoding"
+        );
+        let (screen, pixel) = (Rect::new(0, 0, 64, 48), Rect::new(0, 0, 1, 1));
+        assert_eq!(damage, [screen, pixel].repeat(UPDATES));
+        {
+            let fb = handle.lock_framebuffer();
+            // The Raw pixel after the image landed on top of it, and the
+            // image is everywhere else (JPEG: within a few levels).
+            assert_eq!(fb.row(0, 0, 1).unwrap(), &[1, 2, 3, 255]);
+            for (x, y) in [(1, 0), (63, 47), (30, 20)] {
+                let px = fb.row(x, y, 1).unwrap();
+                let near = |got: u8, want: u8| got.abs_diff(want) <= 4;
+                assert!(
+                    near(px[0], 50) && near(px[1], 100) && near(px[2], 200) && px[3] == 255,
+                    "pixel ({x}, {y}) is {px:?}, not the image's colour"
+                );
+            }
+        }
+        handle.shutdown();
+        while !matches!(events.recv().await.unwrap(), DriverEvent::Closed(_)) {}
         join.await.unwrap();
         server.await.unwrap();
     }

@@ -185,6 +185,37 @@ pub struct Session {
     ext: extensions::Extensions,
     /// TLS below the parser, once a security type started it.
     tls: tls_layer::Transport,
+    /// Where an image the parser stopped at is (see
+    /// [`Session::feed_until_image`]).
+    image: ImageWait,
+    /// Received (plaintext) bytes after that image, run once it is
+    /// written; those from `held_at` on are still to run.
+    held: Vec<u8>,
+    held_at: usize,
+}
+
+/// An image the parser stopped at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ImageWait {
+    None,
+    /// Waiting for [`Session::decode_image`].
+    Decode,
+    /// Decoded: the parser writes it first thing next time.
+    Write,
+}
+
+/// What [`Session::feed_until_image`] left to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Fed {
+    /// Every byte was processed.
+    All,
+    /// The session stopped at an image (JPEG or PNG) whose bytes have all
+    /// arrived: [`Session::decode_image`] decodes it without the
+    /// framebuffer, and the next `feed_until_image` (no new bytes needed)
+    /// writes it and goes on with the bytes after it, which the session
+    /// holds meanwhile.
+    Image,
 }
 
 impl Session {
@@ -209,6 +240,9 @@ impl Session {
             name: String::new(),
             ext: extensions::Extensions::default(),
             tls: tls_layer::Transport::default(),
+            image: ImageWait::None,
+            held: Vec::new(),
+            held_at: 0,
             config,
         }
     }
@@ -216,10 +250,53 @@ impl Session {
     /// Processes bytes received from the server, split anywhere. An error
     /// closes the session: later calls return [`Error::Closed`].
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let mut fed = self.feed_until_image(bytes)?;
+        while fed == Fed::Image {
+            self.decode_image()?;
+            fed = self.feed_until_image(&[])?;
+        }
+        Ok(())
+    }
+
+    /// Like [`Session::feed`], but stops before decoding an image (JPEG or
+    /// PNG, the slowest rectangles: about 20 ms for a 1080p JPEG) and says
+    /// so with [`Fed::Image`]. Decoding it ([`Session::decode_image`])
+    /// needs no framebuffer, so a driver that lends the session a shared
+    /// one ([`Session::swap_framebuffer`]) can take it back meanwhile and
+    /// lend it again only for what writes pixels: the other rectangles, and
+    /// the copy of the decoded image's rows that the next call starts with.
+    pub fn feed_until_image(&mut self, bytes: &[u8]) -> Result<Fed, Error> {
         if matches!(self.state, State::Closed) {
             return Err(self.tls.take_error().unwrap_or(Error::Closed));
         }
-        let result = self.receive(bytes);
+        let result = self.run_held().and_then(|()| self.receive(bytes));
+        if result.is_err() {
+            self.close();
+        }
+        result?;
+        Ok(if self.image == ImageWait::Decode {
+            Fed::Image
+        } else {
+            Fed::All
+        })
+    }
+
+    /// Decodes the image [`Fed::Image`] stopped at, touching no
+    /// framebuffer; does nothing if none waits. An error closes the
+    /// session.
+    pub fn decode_image(&mut self) -> Result<(), Error> {
+        if self.image != ImageWait::Decode {
+            return Ok(());
+        }
+        self.image = ImageWait::Write;
+        let result = match self.decoder.as_mut() {
+            Some(decoder) => decoder
+                .decode_image(&mut self.decoders)
+                .map_err(Error::from),
+            None => Err(Error::Protocol(
+                "an image to decode without its rectangle (a bug in porthole-vnc)".to_owned(),
+            )),
+        };
         if result.is_err() {
             self.close();
         }
@@ -260,7 +337,8 @@ impl Session {
     /// Exchanges the session's framebuffer with `other` (no pixel is
     /// copied), so a driver can lend the session a framebuffer it shares
     /// and have rectangles decoded straight into it. The session must get
-    /// its own back before it works on anything else.
+    /// its own back before it works on anything else, except
+    /// [`Session::decode_image`], which needs none.
     pub fn swap_framebuffer(&mut self, other: &mut Framebuffer) {
         std::mem::swap(&mut self.framebuffer, other);
     }
@@ -310,9 +388,10 @@ impl Session {
     }
 
     /// Received bytes held until the current step can use them; bounded by
-    /// what that step needs plus one `feed`'s worth.
+    /// what that step needs plus one `feed`'s worth (plus what was fed
+    /// while an image waited for [`Session::decode_image`]).
     pub fn buffered_input(&self) -> usize {
-        self.input.len()
+        self.input.len() + self.held.len().saturating_sub(self.held_at)
     }
 
     /// Sends a key press or release. Input before the session is connected
@@ -420,6 +499,9 @@ impl Session {
         self.input = Vec::new();
         self.credentials = None;
         self.decoder = None;
+        self.image = ImageWait::None;
+        self.held = Vec::new();
+        self.held_at = 0;
     }
 
     /// Moves to `state`, which needs `need` bytes before it can run.
@@ -432,18 +514,58 @@ impl Session {
         self.events.push_back(event);
     }
 
+    /// Runs plaintext `bytes` through the parser, or holds them while an
+    /// image waits (and holds what the parser leaves when it stops at one).
+    fn parse_or_hold(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        if self.image != ImageWait::None || self.held_at < self.held.len() {
+            self.held.extend_from_slice(bytes);
+            return Ok(());
+        }
+        let used = self.parse(bytes)?;
+        self.held
+            .extend_from_slice(bytes.get(used..).unwrap_or_default());
+        Ok(())
+    }
+
+    /// Writes a decoded image and runs the held bytes after it, unless
+    /// the image still waits to be decoded. (Without an image the parser
+    /// is not run: a step that needs no bytes may be waiting for TLS.)
+    fn run_held(&mut self) -> Result<(), Error> {
+        match self.image {
+            ImageWait::Decode => return Ok(()),
+            ImageWait::None if self.held_at == self.held.len() => return Ok(()),
+            ImageWait::None | ImageWait::Write => self.image = ImageWait::None,
+        }
+        let held = mem::take(&mut self.held);
+        let result = self.parse(held.get(self.held_at..).unwrap_or_default());
+        self.held = held;
+        self.held_at += *result.as_ref().unwrap_or(&0);
+        if self.held_at >= self.held.len() {
+            // Kept for the next image's bytes.
+            self.held.clear();
+            self.held_at = 0;
+        }
+        result.map(drop)
+    }
+
     /// Runs states over `bytes`, buffering only what the current state
-    /// cannot use yet.
-    fn parse(&mut self, mut bytes: &[u8]) -> Result<(), Error> {
+    /// cannot use yet; returns how many bytes it took, which is all of
+    /// them unless it stopped at an image (see [`Session::feed_until_image`]).
+    fn parse(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        let total = bytes.len();
+        let mut bytes = bytes;
         // Every step either consumes bytes, or moves to a state that needs
         // more than is available, or to another state that will; this
         // counter turns a broken promise into an error instead of a hang.
         let mut idle_steps = 0u32;
         loop {
+            if self.image == ImageWait::Decode {
+                return Ok(total - bytes.len());
+            }
             let consumed = if self.input.is_empty() {
                 if bytes.len() < self.need {
                     self.input.extend_from_slice(bytes);
-                    return Ok(());
+                    return Ok(total);
                 }
                 let consumed = self.step(bytes)?;
                 bytes = bytes.get(consumed..).unwrap_or_default();
@@ -454,7 +576,7 @@ impl Session {
                 self.input.extend_from_slice(top_up);
                 bytes = rest;
                 if self.input.len() < self.need {
-                    return Ok(());
+                    return Ok(total);
                 }
                 let buffered = mem::take(&mut self.input);
                 let result = self.step(&buffered);

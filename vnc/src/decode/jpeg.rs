@@ -17,8 +17,9 @@ use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
 use zune_jpeg::JpegDecoder;
 
-use super::{rect_row, DecodeError, Progress};
-use crate::framebuffer::{Framebuffer, Rect};
+use super::image::{Compressed, Kind, Out, Outcome};
+use super::{DecodeError, Progress};
+use crate::framebuffer::Rect;
 
 const SOI: u8 = 0xd8;
 const EOI: u8 = 0xd9;
@@ -109,13 +110,13 @@ fn header(data: &[u8]) -> Result<Header, DecodeError> {
     Ok(Header { size, dqt, dht })
 }
 
-/// Decodes the complete JPEG image `data` into `rect`, which it must fill
-/// exactly; tables it leaves out are the last ones `state` saw.
+/// Decodes the complete JPEG image `data`, which must fill `rect` exactly,
+/// into `out`; tables it leaves out are the last ones `state` saw.
 pub(super) fn decode(
     data: &[u8],
     rect: Rect,
-    fb: &mut Framebuffer,
     state: &mut JpegState,
+    mut out: Out<'_>,
 ) -> Result<(), DecodeError> {
     let (width, height) = (usize::from(rect.width), usize::from(rect.height));
     let header = header(data)?;
@@ -155,8 +156,9 @@ pub(super) fn decode(
     } else {
         data
     };
+    out.prepare();
     let rgb = &mut state.rgb;
-    rgb.clear();
+    // Kept from image to image: the decoder writes every byte.
     rgb.resize(width * height * 3, 0);
     let options = DecoderOptions::default()
         .jpeg_set_out_colorspace(ColorSpace::RGB)
@@ -182,7 +184,7 @@ pub(super) fn decode(
         Err(_) => return Err(malformed("the JPEG decoder failed on this image")),
     }
     for (y, src) in rgb.chunks_exact(width * 3).enumerate() {
-        let row = rect_row(fb, rect, 0, y, width)?;
+        let row = out.row(y)?;
         for (d, s) in row.chunks_exact_mut(4).zip(src.chunks_exact(3)) {
             if let [r, g, b] = *s {
                 d.copy_from_slice(&[b, g, r, 255]);
@@ -242,7 +244,7 @@ enum Scan {
 }
 
 /// A JPEG-encoded (21) rectangle: its bytes are gathered until EOI, then
-/// decoded.
+/// decoded (see [`super::image`]).
 #[derive(Debug)]
 pub(super) struct JpegRect {
     scan: Scan,
@@ -257,14 +259,9 @@ impl JpegRect {
         }
     }
 
-    pub(super) fn step(
-        &mut self,
-        rect: Rect,
-        input: &[u8],
-        max_len: usize,
-        fb: &mut Framebuffer,
-        state: &mut JpegState,
-    ) -> Result<Progress, DecodeError> {
+    /// Gathers the image; once its EOI has arrived, hands it over whole
+    /// for the caller to decode.
+    pub(super) fn step(&mut self, input: &[u8], max_len: usize) -> Result<Outcome, DecodeError> {
         let mut used = 0;
         let mut done = false;
         while used < input.len() && !done {
@@ -346,13 +343,18 @@ impl JpegRect {
         }
         self.data.extend_from_slice(taken);
         if !done {
-            return Ok(Progress::NeedMore {
+            return Ok(Outcome::Progress(Progress::NeedMore {
                 consumed: used,
                 need: 1,
-            });
+            }));
         }
-        let data = std::mem::take(&mut self.data);
-        decode(&data, rect, fb, state)?;
-        Ok(Progress::Done { consumed: used })
+        let image = Compressed {
+            kind: Kind::Jpeg,
+            data: std::mem::take(&mut self.data),
+        };
+        Ok(Outcome::Image {
+            consumed: used,
+            image,
+        })
     }
 }

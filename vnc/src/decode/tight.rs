@@ -9,12 +9,13 @@
 //! exactly once and before the subtype's data, whatever it is. Pixel data
 //! is then decoded a pixel or a row at a time as it arrives or is inflated;
 //! JPEG and PNG images are gathered whole (bounded by their length) and
-//! decoded into the rectangle they must exactly fill.
+//! handed over for decoding into the rectangle they must exactly fill
+//! ([`super::image`]).
 
 use std::io::Cursor;
 
+use super::image::{Compressed, Kind, Out, Outcome};
 use super::inflate::{Block, Stream};
-use super::jpeg::{self, JpegState};
 use super::{fill_in, need, rect_row, DecodeError, Progress};
 use crate::framebuffer::{Framebuffer, Rect};
 use crate::pixel::{PixelFormat, PixelReader};
@@ -74,7 +75,6 @@ enum Parsed {
 pub(super) struct Context<'a> {
     pub(super) max_len: usize,
     pub(super) streams: &'a mut [Stream; 4],
-    pub(super) jpeg: &'a mut JpegState,
     pub(super) format: &'a PixelFormat,
     pub(super) px: &'a PixelReader,
 }
@@ -310,13 +310,15 @@ impl Tight {
         })
     }
 
+    /// Decodes what `input` holds of the rectangle; a JPEG or PNG image is
+    /// handed over whole for the caller to decode (see [`super::image`]).
     pub(super) fn step(
         &mut self,
         rect: Rect,
         input: &[u8],
         ctx: &mut Context<'_>,
         fb: &mut Framebuffer,
-    ) -> Result<Progress, DecodeError> {
+    ) -> Result<Outcome, DecodeError> {
         let tpx = TPixel::new(ctx.format, ctx.px);
         let mut rest = input;
         loop {
@@ -325,7 +327,11 @@ impl Tight {
                 Phase::Header => {
                     let parsed = self.header(rest, rect, &tpx)?;
                     if let Parsed::Need(n) = parsed {
-                        return Ok(need(consumed, n.min(MAX_HEADER), rest.len()));
+                        return Ok(Outcome::Progress(need(
+                            consumed,
+                            n.min(MAX_HEADER),
+                            rest.len(),
+                        )));
                     }
                     // The header is whole: reset before anything else,
                     // whatever the method.
@@ -340,9 +346,9 @@ impl Tight {
                         Parsed::Fill(colour, used) => {
                             let (w, h) = (usize::from(rect.width), usize::from(rect.height));
                             fill_in(fb, rect, (0, 0, w, h), colour)?;
-                            return Ok(Progress::Done {
+                            return Ok(Outcome::Progress(Progress::Done {
                                 consumed: consumed + used,
-                            });
+                            }));
                         }
                         Parsed::Image { png, len, used } => {
                             if len > ctx.max_len {
@@ -392,17 +398,21 @@ impl Tight {
                     if data.len() < *len {
                         // Taken as it arrives: asking for the rest at once
                         // would make the session buffer up to 4 MB.
-                        return Ok(Progress::NeedMore {
+                        return Ok(Outcome::Progress(Progress::NeedMore {
                             consumed: consumed + take,
                             need: 1,
-                        });
+                        }));
                     }
-                    if *png {
-                        decode_png(data, rect, fb)?;
-                    } else {
-                        jpeg::decode(data, rect, fb, ctx.jpeg)?;
-                    }
-                    Progress::Done { consumed: take }
+                    let kind = if *png { Kind::Png } else { Kind::Jpeg };
+                    let image = Compressed {
+                        kind,
+                        data: std::mem::take(data),
+                    };
+                    self.phase = Phase::Header;
+                    return Ok(Outcome::Image {
+                        consumed: consumed + take,
+                        image,
+                    });
                 }
                 Phase::Plain(pixels) => pixels.step(rect, rest, &tpx, fb)?,
                 Phase::Compressed {
@@ -419,7 +429,7 @@ impl Tight {
                     })?
                 }
             };
-            return Ok(match progress {
+            return Ok(Outcome::Progress(match progress {
                 Progress::Done { consumed: c } => Progress::Done {
                     consumed: consumed + c,
                 },
@@ -427,7 +437,7 @@ impl Tight {
                     consumed: consumed + c,
                     need,
                 },
-            });
+            }));
         }
     }
 }
@@ -584,10 +594,10 @@ impl Pixels {
     }
 }
 
-/// Decodes a PNG image that must exactly fill `rect`. Its size is checked
-/// from its header before any pixel is decoded, and the decoder may not
-/// allocate much more than the rectangle's 16-bit RGBA size.
-fn decode_png(data: &[u8], rect: Rect, fb: &mut Framebuffer) -> Result<(), DecodeError> {
+/// Decodes a PNG image that must exactly fill `rect` into `out`. Its size
+/// is checked from its header before any pixel is decoded, and the decoder
+/// may not allocate much more than the rectangle's 16-bit RGBA size.
+pub(super) fn decode_png(data: &[u8], rect: Rect, mut out: Out<'_>) -> Result<(), DecodeError> {
     let (width, height) = (usize::from(rect.width), usize::from(rect.height));
     let image_error = |e: png::DecodingError| DecodeError::Image(format!("PNG: {e}"));
     let limits = png::Limits {
@@ -606,6 +616,7 @@ fn decode_png(data: &[u8], rect: Rect, fb: &mut Framebuffer) -> Result<(), Decod
     if rect.is_empty() {
         return Ok(());
     }
+    out.prepare();
     let size = reader.output_buffer_size().ok_or(DecodeError::Malformed {
         encoding: "TightPNG",
         reason: "the PNG image is too large",
@@ -625,8 +636,8 @@ fn decode_png(data: &[u8], rect: Rect, fb: &mut Framebuffer) -> Result<(), Decod
         return Err(DecodeError::Image("PNG: unexpected output layout".into()));
     }
     for (y, src) in buf.chunks(frame.line_size).take(height).enumerate() {
-        let out = rect_row(fb, rect, 0, y, width)?;
-        for (d, s) in out.chunks_exact_mut(4).zip(src.chunks_exact(channels)) {
+        let row = out.row(y)?;
+        for (d, s) in row.chunks_exact_mut(4).zip(src.chunks_exact(channels)) {
             let [r, g, b] = match *s {
                 [v] | [v, _] => [v; 3],
                 [r, g, b] | [r, g, b, _] => [r, g, b],

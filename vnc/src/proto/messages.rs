@@ -12,7 +12,7 @@ use super::extensions::{pseudo_encoding as pseudo, Extension};
 use super::qemu::{self, server_audio};
 use super::wire::Reader;
 use super::{client, fence, Error, Event, Session, State};
-use crate::decode::{encoding, Progress, RectDecoder, Target};
+use crate::decode::{encoding, Progress, RectDecoder, Step, Target};
 use crate::framebuffer::Rect;
 use crate::pixel::PixelFormat;
 
@@ -200,8 +200,16 @@ impl Session {
                     colour_map: &self.colour_map,
                 };
                 let decoder = self.decoder.as_mut().ok_or_else(short)?;
-                match decoder.step(input, &mut self.decoders, &mut target)? {
-                    Progress::Done { consumed } => {
+                match decoder.step_deferring(input, &mut self.decoders, &mut target)? {
+                    Step::Image { consumed } => {
+                        // The parser stops here until the image is decoded
+                        // (`Session::decode_image`); then this state writes
+                        // it, needing no more bytes.
+                        self.image = super::ImageWait::Decode;
+                        self.expect(Incoming::Rect { left, rect }, 0);
+                        Ok(consumed.min(input.len()))
+                    }
+                    Step::Progress(Progress::Done { consumed }) => {
                         self.decoder = None;
                         if rect.width > 0 && rect.height > 0 {
                             self.event(Event::Damage(rect));
@@ -209,7 +217,7 @@ impl Session {
                         self.next_rect(left);
                         Ok(consumed.min(input.len()))
                     }
-                    Progress::NeedMore { consumed, need } => {
+                    Step::Progress(Progress::NeedMore { consumed, need }) => {
                         let consumed = consumed.min(input.len());
                         // The decoder sees the bytes it left again next time,
                         // plus at least `need` new ones.

@@ -7,6 +7,7 @@
     clippy::panic
 )]
 
+mod deferred;
 mod ext;
 mod random;
 

@@ -84,7 +84,7 @@ impl Session {
         if self.tls.layer.is_some() {
             return self.receive_tls(bytes);
         }
-        self.parse(bytes)?;
+        self.parse_or_hold(bytes)?;
         let Some(request) = self.tls.request.take() else {
             return Ok(());
         };
@@ -119,7 +119,7 @@ impl Session {
         // The first time through, this also runs the steps that needed no
         // bytes and waited for TLS (Plain's credentials, None's result).
         let result = if was_handshaking || !plain.is_empty() {
-            self.parse(&plain)
+            self.parse_or_hold(&plain)
         } else {
             Ok(())
         };

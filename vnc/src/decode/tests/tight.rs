@@ -694,3 +694,84 @@ fn images_are_taken_as_they_arrive_not_buffered_by_the_session() {
         );
     }
 }
+
+/// Decodes `data` as one `w`×`h` rectangle with the image deferred: the
+/// step that completes the image consumes it all and writes nothing; the
+/// decode needs no framebuffer; the next step writes it.
+fn decode_deferred(w: u16, h: u16, encoding: i32, data: &[u8]) -> Result<Framebuffer, DecodeError> {
+    let mut fb = Framebuffer::new(w, h);
+    let mut decoders = Decoders::new(1 << 24);
+    let rect = Rect::new(0, 0, w, h);
+    let mut decoder = RectDecoder::new(rect, encoding, &fb)?;
+    let (format, map) = (PixelFormat::NATIVE, ColourMap::new());
+    let mut target = Target {
+        framebuffer: &mut fb,
+        format: &format,
+        colour_map: &map,
+    };
+    let step = decoder.step_deferring(data, &mut decoders, &mut target)?;
+    assert_eq!(
+        step,
+        Step::Image {
+            consumed: data.len()
+        }
+    );
+    // Until it is decoded, asking again consumes nothing.
+    let again = decoder.step_deferring(data, &mut decoders, &mut target)?;
+    assert_eq!(again, Step::Image { consumed: 0 });
+    assert_eq!(*target.framebuffer, Framebuffer::new(w, h), "written early");
+    decoder.decode_image(&mut decoders)?;
+    assert_eq!(*target.framebuffer, Framebuffer::new(w, h), "written early");
+    let done = decoder.step_deferring(data, &mut decoders, &mut target)?;
+    assert_eq!(done, Step::Progress(Progress::Done { consumed: 0 }));
+    // Done for good.
+    let after = decoder.step_deferring(b"more", &mut decoders, &mut target)?;
+    assert_eq!(after, Step::Progress(Progress::Done { consumed: 0 }));
+    Ok(fb)
+}
+
+#[test]
+fn deferred_images_decode_without_the_framebuffer_to_the_same_pixels() {
+    let (w, h) = (96usize, 64usize);
+    let img = encode::desktop(w, h, 3);
+    let jpeg = encode::jpeg(&img, w, 85);
+    let png = encode::png(&img, w);
+    for (name, encoding, data) in [
+        ("Tight JPEG", encoding::TIGHT, tight_image(0x90, &jpeg)),
+        (
+            "TightPNG JPEG",
+            encoding::TIGHT_PNG,
+            tight_image(0x90, &jpeg),
+        ),
+        ("TightPNG PNG", encoding::TIGHT_PNG, tight_image(0xa0, &png)),
+        ("JPEG", encoding::JPEG, jpeg.clone()),
+    ] {
+        let deferred = decode_deferred(w as u16, h as u16, encoding, &data).unwrap();
+        let direct = decode(w as u16, h as u16, encoding, &PixelFormat::NATIVE, &data);
+        assert_eq!(
+            deferred, direct,
+            "{name}: deferred and direct decodes differ"
+        );
+        if encoding == encoding::TIGHT_PNG && data[0] == 0xa0 {
+            assert_eq!(deferred.data(), bgra(&img), "{name}: PNG is lossless");
+        } else {
+            let q = psnr(deferred.data(), &bgra(&img));
+            assert!(q > 30.0, "{name}: PSNR {q:.1} dB");
+        }
+    }
+}
+
+#[test]
+fn a_broken_deferred_image_fails_in_its_decode() {
+    // Framing intact, picture data cut: gathering succeeds, decoding fails.
+    let img = encode::desktop(16, 16, 1);
+    let mut jpeg = encode::jpeg(&img, 16, 80);
+    let sos = jpeg.windows(2).position(|m| m == [0xff, 0xda]).unwrap();
+    jpeg.truncate(sos);
+    jpeg.extend_from_slice(&[0xff, 0xd9]);
+    let err = decode_deferred(16, 16, encoding::TIGHT, &tight_image(0x90, &jpeg)).unwrap_err();
+    assert!(
+        matches!(err, DecodeError::Malformed { .. } | DecodeError::Image(_)),
+        "{err}"
+    );
+}
