@@ -207,6 +207,15 @@ pub fn build(
         .can_target(false)
         .build();
 
+    let w = window.clone();
+    stack.connect_visible_child_name_notify(move |stack| {
+        let console = stack.visible_child_name().as_deref() == Some("display");
+        if console {
+            w.add_css_class(super::CONSOLE_CLASS);
+        } else {
+            w.remove_css_class(super::CONSOLE_CLASS);
+        }
+    });
     let overlay = gtk::Overlay::builder().child(&stack).build();
     overlay.add_overlay(&grab_revealer);
     if !kiosk {

@@ -236,6 +236,17 @@ fn measure(options: &Options, renderer: &str, encoding: &str, xvfb_pid: u32) -> 
         .default_height(HEIGHT as i32)
         .child(&display)
         .build();
+    // As the viewer window does while it shows a console: the display
+    // draws every pixel, so the window's background under it would be a
+    // full-window pass wasted per frame.
+    let css = gtk::CssProvider::new();
+    css.load_from_data("window.console { background: none; }");
+    gtk::style_context_add_provider_for_display(
+        &WidgetExt::display(&window),
+        &css,
+        gtk::STYLE_PROVIDER_PRIORITY_APPLICATION,
+    );
+    window.add_css_class("console");
     window.present();
     let latencies = Rc::new(RefCell::new(Vec::new()));
     let in_x = Rc::new(RefCell::new(Vec::new()));

@@ -24,7 +24,7 @@ use super::scaling::{self, Placement, ScalingMode};
 use crate::address::Address;
 use crate::driver::{self, DriverError, DriverEvent, Events, Handle, Stream};
 use crate::proto::{self, Config, Event, Extension, Quality};
-use crate::security::{Credentials, Fingerprint};
+use crate::security::{Credentials, Fingerprint, PinStore};
 
 /// How long the window must keep a size before the server is asked for it.
 const RESIZE_DEBOUNCE: Duration = Duration::from_millis(300);
@@ -119,6 +119,9 @@ pub struct ConnectOptions {
     pub quality: Option<Quality>,
     /// Certificates trusted for this host whatever signed them.
     pub pinned: Vec<Fingerprint>,
+    /// A store whose certificates pinned for the address's host and port
+    /// are trusted too; the connection task reads it, not the UI thread.
+    pub pin_store: Option<PinStore>,
     /// Answers the server's first request for credentials (a stored or
     /// given password); a later request emits `auth-required`.
     pub credentials: Option<Credentials>,
@@ -130,6 +133,7 @@ impl Default for ConnectOptions {
             shared: true,
             quality: None,
             pinned: Vec::new(),
+            pin_store: None,
             credentials: None,
         }
     }
@@ -902,10 +906,22 @@ impl VncDisplay {
             ..Config::default()
         };
         config.tls.pinned = options.pinned;
-        if let Address::Tcp { host, .. } = &address {
+        let mut pins = None;
+        if let Address::Tcp { host, port } = &address {
             config.tls.server_name = Some(host.clone());
+            pins = options
+                .pin_store
+                .map(|store| (store, PinStore::key(host, *port)));
         }
         self.start(async move {
+            if let Some((store, key)) = pins {
+                // An unreadable store trusts nothing more: the certificate
+                // dialog then asks, and "always" writes the store anew.
+                if let Ok(Ok(pinned)) = tokio::task::spawn_blocking(move || store.load(&key)).await
+                {
+                    config.tls.pinned.extend(pinned);
+                }
+            }
             let stream = driver::connect(&address, driver::DEFAULT_CONNECT_TIMEOUT).await?;
             let (handle, events, _join) = driver::spawn(stream, config, options.credentials);
             Ok((handle, events))
