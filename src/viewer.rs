@@ -344,7 +344,9 @@ impl Component for Viewer {
                         // Written off the UI thread; this connection trusts
                         // the certificate already (`trusted_once`).
                         sender.spawn_oneshot_command(move || {
-                            ViewerCmd::Pinned(store.pin(&key, fingerprint).map_err(|e| e.to_string()))
+                            ViewerCmd::Pinned(
+                                store.pin(&key, fingerprint).map_err(|e| e.to_string()),
+                            )
                         });
                     }
                 }
