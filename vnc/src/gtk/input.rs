@@ -228,6 +228,18 @@ pub fn attach(display: &VncDisplay) {
         None => glib::Propagation::Proceed,
     });
     display.add_controller(pointer);
+
+    let weak = display.downgrade();
+    display
+        .imp()
+        .input
+        .borrow_mut()
+        .lock
+        .set_handler(std::rc::Rc::new(move |event| {
+            if let Some(display) = weak.upgrade() {
+                lock_event(&display, event);
+            }
+        }));
 }
 
 fn focus_entered(display: &VncDisplay) {
@@ -479,7 +491,7 @@ fn relative_event_goes_out(display: &VncDisplay, event: &gdk::Event) -> bool {
         return true;
     };
     {
-        let input = imp.input.borrow();
+        let mut input = imp.input.borrow_mut();
         if input.lock.is_active() || !input.lock.available(Some(&surface)) {
             return true;
         }
@@ -545,10 +557,18 @@ fn pointer_event(display: &VncDisplay, event: &gdk::Event) -> glib::Propagation 
     if relative && !relative_event_goes_out(display, event) {
         return glib::Propagation::Stop;
     }
+    // A lock that reports the motion itself (Wayland) sends it in
+    // `lock_event`: the events' positions say nothing meanwhile.
+    let lock_moves = relative && display.imp().input.borrow().lock.owns_motion();
     // Where the first message of this event goes, and where any more go.
     let ((x, y), rest) = if relative {
         let center = RELATIVE_CENTER as u16;
-        match relative_motion(display, event) {
+        let motion = if lock_moves {
+            None
+        } else {
+            relative_motion(display, event)
+        };
+        match motion {
             Some((dx, dy)) => (
                 ((RELATIVE_CENTER + dx) as u16, (RELATIVE_CENTER + dy) as u16),
                 (center, center),
@@ -606,13 +626,43 @@ fn pointer_event(display: &VncDisplay, event: &gdk::Event) -> glib::Propagation 
     glib::Propagation::Stop
 }
 
-/// The motion since the last event in remote pixels (whole pixels; the
-/// rest is kept for the next event), `None` for no whole pixel.
-fn relative_motion(display: &VncDisplay, event: &gdk::Event) -> Option<(i32, i32)> {
-    let (sx, sy) = event.position()?;
+/// What a lock that reports motion itself says: motion goes to the
+/// server as relative motion while the lock lasts; a lock the compositor
+/// ended is released (the next event over the widget while it has the
+/// grab takes a new one).
+fn lock_event(display: &VncDisplay, event: lock::LockEvent) {
+    match event {
+        lock::LockEvent::Motion(dx, dy) => {
+            let Some(handle) = display.handle() else {
+                return;
+            };
+            {
+                let input = display.imp().input.borrow();
+                if !input.relative || !input.lock.owns_motion() || display.view_only() {
+                    return;
+                }
+            }
+            let (scale, factor) = remote_per_surface(display);
+            let mut input = display.imp().input.borrow_mut();
+            if let Some((dx, dy)) =
+                whole_motion(&mut input, dx * scale * factor.0, dy * scale * factor.1)
+            {
+                handle.pointer_event_buttons(
+                    (RELATIVE_CENTER + dx) as u16,
+                    (RELATIVE_CENTER + dy) as u16,
+                    input.buttons,
+                );
+            }
+        }
+        lock::LockEvent::Lost => release_pointer(display),
+    }
+}
+
+/// The device pixels per surface unit, and the remote pixels per device
+/// pixel as the picture is scaled now.
+fn remote_per_surface(display: &VncDisplay) -> (f64, (f64, f64)) {
     let scale = f64::from(display.scale_factor().max(1));
     let imp = display.imp();
-    // Remote pixels per device pixel, as the picture is scaled now.
     let area = (
         f64::from(display.width()) * scale,
         f64::from(display.height()) * scale,
@@ -627,6 +677,33 @@ fn relative_motion(display: &VncDisplay, event: &gdk::Event) -> Option<(i32, i32
     } else {
         (1.0, 1.0)
     };
+    (scale, factor)
+}
+
+/// Adds motion of `dx`, `dy` remote pixels to what was left over; returns
+/// the whole pixels (the rest is kept for the next time), `None` for no
+/// whole pixel.
+fn whole_motion(input: &mut InputState, dx: f64, dy: f64) -> Option<(i32, i32)> {
+    let limit = f64::from(RELATIVE_CENTER);
+    let dx = input.motion_left.0 + dx;
+    let dy = input.motion_left.1 + dy;
+    let (whole_x, whole_y) = (dx.trunc(), dy.trunc());
+    input.motion_left = (dx - whole_x, dy - whole_y);
+    if whole_x == 0.0 && whole_y == 0.0 {
+        return None;
+    }
+    Some((
+        whole_x.clamp(-limit, limit) as i32,
+        whole_y.clamp(-limit, limit) as i32,
+    ))
+}
+
+/// The motion since the last event in remote pixels (whole pixels; the
+/// rest is kept for the next event), `None` for no whole pixel.
+fn relative_motion(display: &VncDisplay, event: &gdk::Event) -> Option<(i32, i32)> {
+    let (sx, sy) = event.position()?;
+    let (scale, factor) = remote_per_surface(display);
+    let imp = display.imp();
     let centre = centre_in_surface(display);
     // The lock warps the pointer back once it is a quarter of the widget
     // away from the centre: far enough that motion after a warp and motion
@@ -640,18 +717,11 @@ fn relative_motion(display: &VncDisplay, event: &gdk::Event) -> Option<(i32, i32
         input.lock.recentre((sx, sy), centre, margin, event.time());
     }
     let from = from?;
-    let limit = f64::from(RELATIVE_CENTER);
-    let dx = input.motion_left.0 + (sx - from.0) * scale * factor.0;
-    let dy = input.motion_left.1 + (sy - from.1) * scale * factor.1;
-    let (whole_x, whole_y) = (dx.trunc(), dy.trunc());
-    input.motion_left = (dx - whole_x, dy - whole_y);
-    if whole_x == 0.0 && whole_y == 0.0 {
-        return None;
-    }
-    Some((
-        whole_x.clamp(-limit, limit) as i32,
-        whole_y.clamp(-limit, limit) as i32,
-    ))
+    whole_motion(
+        &mut input,
+        (sx - from.0) * scale * factor.0,
+        (sy - from.1) * scale * factor.1,
+    )
 }
 
 /// The RFB mask bit of a GDK button (1 left, 2 middle, 3 right, 8 back,

@@ -1,18 +1,44 @@
 //! The pointer lock of QEMU's relative mode: while the widget has the grab
-//! and the server takes motion as deltas, the pointer is warped back to
-//! the widget's centre after it moves, so it never reaches the edge of the
-//! screen, where the deltas would stop. GTK 4 has no call to lock or warp
-//! the pointer: under X11 (feature `x11`) the widget warps it through an X
-//! connection of its own to the window GDK made. Elsewhere (Wayland) there
-//! is no lock and the pointer moves freely over the widget.
+//! and the server takes motion as deltas, the pointer must not stop at the
+//! edge of the screen. GTK 4 has no call for it, so there are two
+//! backends: under X11 (feature `x11`, [`x11`]) the pointer is warped back
+//! to the widget's centre after it moves, and the motion is read from the
+//! positions; under Wayland (feature `wayland`, [`wayland`]) the compositor
+//! locks the pointer and reports the motion itself. Elsewhere, or where the
+//! compositor lacks the protocols, there is no lock and the pointer moves
+//! freely over the widget.
 //!
-//! Owns the warps and telling their motion apart from the user's; what is
-//! sent to the server, and when the lock starts and ends, is `input`'s.
+//! Owns the choice of backend, the warps and telling their motion apart
+//! from the user's; what is sent to the server, and when the lock starts
+//! and ends, is `input`'s.
+
+use std::rc::Rc;
 
 use gtk::gdk;
 
+#[cfg(feature = "wayland")]
+mod wayland;
+#[cfg(feature = "x11")]
+mod x11;
+
+/// What a lock that reports motion itself (Wayland) tells the widget, from
+/// the main loop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(not(feature = "wayland"), allow(dead_code))]
+pub enum LockEvent {
+    /// The pointer moved by this much, in surface coordinates.
+    Motion(f64, f64),
+    /// The compositor ended the lock (e.g. another window took the
+    /// pointer).
+    Lost,
+}
+
+/// Receives the [`LockEvent`]s.
+pub type LockHandler = Rc<dyn Fn(LockEvent)>;
+
 /// A warp whose motion event has not arrived yet: events before it still
 /// carry positions from before the warp.
+#[cfg_attr(not(feature = "x11"), allow(dead_code))]
 #[derive(Debug, Clone, Copy)]
 struct PendingWarp {
     /// The target, in surface coordinates.
@@ -23,32 +49,56 @@ struct PendingWarp {
 
 /// A warp that has not shown up within this long (the pointer may have
 /// been there already, which makes no motion) is given up.
+#[cfg_attr(not(feature = "x11"), allow(dead_code))]
 const WARP_EXPIRES_MS: u32 = 250;
 
-/// The lock, when held.
-#[derive(Debug, Default)]
+/// The lock, when held, and the backends' connections, kept for the
+/// widget's life once opened.
+#[derive(Default)]
 pub struct PointerLock {
     active: Option<Active>,
-    /// Warping failed once (no X connection): do not try again for this
-    /// widget; relative motion then works as without a lock.
-    failed: bool,
+    #[cfg(feature = "x11")]
+    x11: x11::X11,
+    #[cfg(feature = "wayland")]
+    wayland: wayland::Wayland,
+}
+
+impl std::fmt::Debug for PointerLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PointerLock")
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
-struct Active {
-    warper: Warper,
-    /// Where the pointer was when the lock began: it goes back there on
-    /// release, where the user left it.
-    home: (f64, f64),
-    warps: WarpTracker,
+enum Active {
+    /// The pointer is warped back to the centre.
+    #[cfg(feature = "x11")]
+    Warp {
+        warper: x11::Warper,
+        /// Where the pointer was when the lock began: it goes back there
+        /// on release, where the user left it.
+        home: (f64, f64),
+        warps: WarpTracker,
+    },
+    /// The compositor holds the pointer and reports its motion.
+    #[cfg(feature = "wayland")]
+    Wayland(wayland::Lock),
+    /// Without a backend there is never a lock.
+    #[cfg(not(any(feature = "x11", feature = "wayland")))]
+    #[allow(dead_code)]
+    Never(std::convert::Infallible),
 }
 
 /// Tells the motion of the warps apart from the user's.
+#[cfg_attr(not(feature = "x11"), allow(dead_code))]
 #[derive(Debug, Default)]
 struct WarpTracker {
     pending: Option<PendingWarp>,
 }
 
+#[cfg_attr(not(feature = "x11"), allow(dead_code))]
 impl WarpTracker {
     /// See [`PointerLock::origin_of`].
     fn origin_of(&mut self, position: (f64, f64), last: Option<(f64, f64)>) -> Option<(f64, f64)> {
@@ -84,17 +134,49 @@ impl WarpTracker {
 }
 
 impl PointerLock {
-    /// Whether the pointer over `surface` can be locked at all.
-    pub fn available(&self, surface: Option<&gdk::Surface>) -> bool {
-        !self.failed && surface.is_some_and(Warper::supports)
+    /// Where a lock that reports motion itself sends it. Set once, when
+    /// the widget is made.
+    pub fn set_handler(&mut self, handler: LockHandler) {
+        #[cfg(feature = "wayland")]
+        self.wayland.set_handler(handler);
+        #[cfg(not(feature = "wayland"))]
+        drop(handler);
+    }
+
+    /// Whether the pointer over `surface` can be locked at all. Under
+    /// Wayland the first call asks the compositor for its protocols.
+    pub fn available(&mut self, surface: Option<&gdk::Surface>) -> bool {
+        let Some(surface) = surface else {
+            return false;
+        };
+        #[cfg(feature = "x11")]
+        if self.x11.supports(surface) {
+            return true;
+        }
+        #[cfg(feature = "wayland")]
+        if self.wayland.supports(surface) {
+            return true;
+        }
+        let _ = surface;
+        false
     }
 
     pub fn is_active(&self) -> bool {
         self.active.is_some()
     }
 
-    /// Locks the pointer, now at `at` over `surface`, and sends it to
-    /// `centre`. False if it cannot be locked.
+    /// Whether the lock reports the motion itself ([`LockEvent::Motion`]):
+    /// the pointer events' positions then say nothing.
+    pub fn owns_motion(&self) -> bool {
+        #[cfg(feature = "wayland")]
+        if matches!(self.active, Some(Active::Wayland(_))) {
+            return true;
+        }
+        false
+    }
+
+    /// Locks the pointer, now at `at` over `surface`; a warping lock sends
+    /// it to `centre`. False if it cannot be locked.
     pub fn engage(
         &mut self,
         surface: &gdk::Surface,
@@ -105,18 +187,26 @@ impl PointerLock {
         if self.active.is_some() {
             return true;
         }
-        let Some(warper) = Warper::for_surface(surface) else {
-            self.failed = true;
-            return false;
-        };
-        let mut active = Active {
-            warper,
-            home: at,
-            warps: WarpTracker::default(),
-        };
-        active.warp(centre, time);
-        self.active = Some(active);
-        true
+        #[cfg(feature = "x11")]
+        if let Some(warper) = self.x11.warper(surface) {
+            let mut warps = WarpTracker::default();
+            if let Some(to) = self.x11.warp(&warper, centre) {
+                warps.warped(to, time);
+            }
+            self.active = Some(Active::Warp {
+                warper,
+                home: at,
+                warps,
+            });
+            return true;
+        }
+        #[cfg(feature = "wayland")]
+        if let Some(lock) = self.wayland.lock(surface, at) {
+            self.active = Some(Active::Wayland(lock));
+            return true;
+        }
+        let _ = (surface, at, centre, time);
+        false
     }
 
     /// Where the motion of an event at `position` starts: the last
@@ -126,151 +216,68 @@ impl PointerLock {
     /// the last position comes after the warp. (Motion merged into the
     /// warp's event is lost; it takes a user's event arriving in the
     /// instant between our warp and the server's.)
+    #[cfg_attr(not(feature = "x11"), allow(unused_variables))]
     pub fn origin_of(
         &mut self,
         position: (f64, f64),
         last: Option<(f64, f64)>,
     ) -> Option<(f64, f64)> {
         match self.active.as_mut() {
-            Some(active) => active.warps.origin_of(position, last),
-            None => last,
+            #[cfg(feature = "x11")]
+            Some(Active::Warp { warps, .. }) => warps.origin_of(position, last),
+            _ => last,
         }
     }
 
-    /// The pointer is at `position`: sends it back to `centre` once it is
-    /// more than `margin` away on either axis, unless a warp is still on
-    /// its way.
+    /// The pointer is at `position`: a warping lock sends it back to
+    /// `centre` once it is more than `margin` away on either axis, unless
+    /// a warp is still on its way.
     pub fn recentre(&mut self, position: (f64, f64), centre: (f64, f64), margin: f64, time: u32) {
-        if let Some(active) = self.active.as_mut() {
-            if active.warps.due(position, centre, margin, time) {
-                active.warp(centre, time);
+        #[cfg(feature = "x11")]
+        if let Some(Active::Warp { warper, warps, .. }) = self.active.as_mut() {
+            if warps.due(position, centre, margin, time) {
+                if let Some(to) = self.x11.warp(warper, centre) {
+                    warps.warped(to, time);
+                }
             }
         }
+        let _ = (position, centre, margin, time);
     }
 
-    /// Ends the lock, putting the pointer back where it was when the lock
+    /// Ends the lock, leaving the pointer where it was when the lock
     /// began. False if there was no lock.
     pub fn release(&mut self) -> bool {
         match self.active.take() {
-            Some(active) => {
-                active.warper.warp(active.home);
-                // Before the connection closes, and before anyone asks
-                // where the pointer is.
-                active.warper.wait();
+            #[cfg(feature = "x11")]
+            Some(Active::Warp { warper, home, .. }) => {
+                self.x11.warp(&warper, home);
+                // Before anyone asks where the pointer is.
+                self.x11.wait();
                 true
             }
+            #[cfg(feature = "wayland")]
+            Some(Active::Wayland(lock)) => {
+                self.wayland.unlock(lock);
+                true
+            }
+            #[cfg(not(any(feature = "x11", feature = "wayland")))]
+            Some(Active::Never(never)) => match never {},
             None => false,
         }
     }
 }
 
-impl Active {
-    fn warp(&mut self, to: (f64, f64), time: u32) {
-        if let Some(to) = self.warper.warp(to) {
-            self.warps.warped(to, time);
-        }
+impl Drop for PointerLock {
+    /// A widget that goes away while locked (e.g. taken out of its window)
+    /// gives the pointer back.
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
+#[cfg_attr(not(feature = "x11"), allow(dead_code))]
 fn distance(a: (f64, f64), b: (f64, f64)) -> f64 {
     (a.0 - b.0).hypot(a.1 - b.1)
-}
-
-#[cfg(feature = "x11")]
-use x11::Warper;
-
-#[cfg(feature = "x11")]
-mod x11 {
-    use gtk::gdk;
-    use gtk::prelude::*;
-    use x11rb::connection::Connection;
-    use x11rb::protocol::xproto::ConnectionExt;
-    use x11rb::rust_connection::RustConnection;
-    use x11rb::wrapper::ConnectionExt as _;
-
-    /// Warps the pointer within one X window. A connection of its own
-    /// (GDK's is not reachable without unsafe code): the server orders its
-    /// warps with GDK's events all the same, which is what matters.
-    #[derive(Debug)]
-    pub struct Warper {
-        connection: RustConnection,
-        window: u32,
-        scale: f64,
-    }
-
-    impl Warper {
-        pub fn supports(surface: &gdk::Surface) -> bool {
-            surface.is::<gdk4_x11::X11Surface>()
-        }
-
-        pub fn for_surface(surface: &gdk::Surface) -> Option<Self> {
-            let x11 = surface.downcast_ref::<gdk4_x11::X11Surface>()?;
-            let window = u32::try_from(x11.xid()).ok()?;
-            let name = surface.display().name();
-            let (connection, _) = x11rb::connect(Some(name.as_str())).ok()?;
-            Some(Self {
-                connection,
-                window,
-                scale: f64::from(surface.scale_factor().max(1)),
-            })
-        }
-
-        /// Moves the pointer to `to` (surface coordinates); returns where
-        /// it went, rounded to the device pixel.
-        pub fn warp(&self, to: (f64, f64)) -> Option<(f64, f64)> {
-            let x = (to.0 * self.scale).round();
-            let y = (to.1 * self.scale).round();
-            let range = f64::from(i16::MIN)..=f64::from(i16::MAX);
-            if !range.contains(&x) || !range.contains(&y) {
-                return None;
-            }
-            self.connection
-                .warp_pointer(x11rb::NONE, self.window, 0, 0, 0, 0, x as i16, y as i16)
-                .ok()?
-                .ignore_error();
-            self.connection.flush().ok()?;
-            // Nothing is asked of the server; drop whatever it sent (errors
-            // for a window already gone) so it does not pile up.
-            while let Ok(Some(_)) = self.connection.poll_for_event() {}
-            Some((x / self.scale, y / self.scale))
-        }
-
-        /// Waits until the server has done the warps asked for.
-        pub fn wait(&self) {
-            // Failing means the connection is gone, and the warps with it.
-            let _ = self.connection.sync();
-        }
-    }
-}
-
-#[cfg(not(feature = "x11"))]
-use none::Warper;
-
-#[cfg(not(feature = "x11"))]
-mod none {
-    use gtk::gdk;
-
-    /// Without the `x11` feature nothing can warp the pointer.
-    #[derive(Debug)]
-    pub enum Warper {}
-
-    impl Warper {
-        pub fn supports(_surface: &gdk::Surface) -> bool {
-            false
-        }
-
-        pub fn for_surface(_surface: &gdk::Surface) -> Option<Self> {
-            None
-        }
-
-        pub fn warp(&self, _to: (f64, f64)) -> Option<(f64, f64)> {
-            match *self {}
-        }
-
-        pub fn wait(&self) {
-            match *self {}
-        }
-    }
 }
 
 #[cfg(test)]
