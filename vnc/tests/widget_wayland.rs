@@ -3,8 +3,9 @@
 //! QEMU with a PS/2 mouse (relative mode), whose own `input_event_rel`
 //! trace says what the guest received: a click takes the grab and the
 //! lock, a push far wider than the screen reaches the guest in full, the
-//! ungrab keys free the pointer where the lock took it, and QEMU's
-//! absolute mode ends the lock.
+//! ungrab keys free the pointer where the lock took it, and so does
+//! another window taking the focus, and QEMU's absolute mode ends the
+//! lock.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -260,6 +261,43 @@ fn the_locked_pointer_moves_the_guest_past_the_screen_edge_under_wayland() {
         "a click while locked reaches the guest: {new}"
     );
 
+    // Another window taking the focus ends the grab and the lock: the
+    // pointer shows and moves freely (sway puts the new window beside
+    // ours; the pointer stays over ours).
+    let other = gtk::Window::builder()
+        .title("porthole-wayland-other")
+        .build();
+    other.present();
+    let released = pump_until(Duration::from_secs(5), || {
+        !display.keyboard_grabbed() && !hidden()
+    });
+    assert!(released, "focus loss ungrabs and unlocks");
+    let before = qemu.trace_log();
+    let at = pointer_in(&window).unwrap();
+    with_hands(&mut hands, |h| h.move_by(10.0, 0.0).unwrap());
+    assert_eq!(
+        pointer_in(&window).map(|(x, _)| x),
+        Some(at.0 + 10.0),
+        "the pointer is free once another window has the focus"
+    );
+    let log = qemu.trace_log();
+    assert!(
+        !log[before.len()..].contains("input_event_rel"),
+        "a pointer without the grab does not move the guest's: {}",
+        &log[before.len()..]
+    );
+    other.close();
+    assert!(
+        pump_until(Duration::from_secs(5), || display.keyboard_grabbed()),
+        "the focus comes back to the viewer, and the grab with it"
+    );
+    with_hands(&mut hands, |h| h.move_by(1.0, 0.0).unwrap());
+    assert!(
+        pump_until(Duration::from_secs(5), hidden),
+        "the pointer over the viewer with the focus locks again"
+    );
+    let home = pointer_in(&window).unwrap();
+
     // The tablet becomes QEMU's active pointing device: QEMU asks for
     // absolute positions, which ends the lock.
     let mice = qemu
@@ -295,7 +333,7 @@ fn the_locked_pointer_moves_the_guest_past_the_screen_edge_under_wayland() {
     with_hands(&mut hands, |h| h.move_by(40.0, 0.0).unwrap());
     assert_eq!(
         pointer_in(&window),
-        Some((home.0 + 70.0, home.1 + 20.0)),
+        Some((home.0 + 40.0, home.1)),
         "the pointer is free again, moving on from where the lock held it"
     );
     pump_until(Duration::from_secs(5), || {
