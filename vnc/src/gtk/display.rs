@@ -435,11 +435,9 @@ mod imp {
                 let handle = self.handle.borrow();
                 // Locked only for this frame's uploads.
                 let framebuffer = handle.as_ref().map(|h| h.lock_framebuffer());
-                let (rw, rh) = self.remote_size();
                 // One texel per device pixel needs no filtering: nearest
                 // reads one texel where linear reads four.
-                let one_to_one = p.width == f64::from(rw) && p.height == f64::from(rh);
-                let smooth = self.smooth.get() && !one_to_one;
+                let smooth = self.smooth.get() && !p.is_one_to_one(self.remote_size());
                 let texture = screen.update(framebuffer.as_deref(), damage, smooth);
                 drop(framebuffer);
                 if let Some(texture) = texture {
@@ -569,9 +567,7 @@ mod imp {
                 f64::from(obj.width()) * scale,
                 f64::from(obj.height()) * scale,
             );
-            let p = self.placement(area);
-            let (rw, rh) = self.remote_size();
-            p.width == f64::from(rw) && p.height == f64::from(rh)
+            self.placement(area).is_one_to_one(self.remote_size())
         }
 
         fn use_software(&self) {

@@ -184,32 +184,9 @@ impl GlRenderer {
             gl.bind_texture(glow::TEXTURE_2D, Some(self.texture));
             if let Some(fb) = framebuffer {
                 let size = (fb.width(), fb.height());
-                if size != self.size {
-                    self.size = size;
-                    gl.pixel_store_i32(glow::UNPACK_ROW_LENGTH, 0);
-                    gl.pixel_store_i32(glow::UNPACK_ALIGNMENT, 4);
-                    gl.tex_image_2d(
-                        glow::TEXTURE_2D,
-                        0,
-                        glow::RGBA8 as i32,
-                        i32::from(size.0),
-                        i32::from(size.1),
-                        0,
-                        glow::RGBA,
-                        glow::UNSIGNED_BYTE,
-                        glow::PixelUnpackData::Slice(Some(fb.data())),
-                    );
-                } else {
-                    match damage {
-                        Damage::None => {}
-                        Damage::Full => upload_rect(gl, fb, full(fb), glow::RGBA),
-                        Damage::Rects(rects) => {
-                            for rect in rects {
-                                upload_rect(gl, fb, rect, glow::RGBA);
-                            }
-                        }
-                    }
-                }
+                let resized = size != self.size;
+                self.size = size;
+                upload(gl, fb, damage, resized, (glow::RGBA8, glow::RGBA));
             }
             let filter = if smooth { glow::LINEAR } else { glow::NEAREST } as i32;
             gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_MIN_FILTER, filter);
@@ -367,37 +344,16 @@ impl ScreenTexture {
         // (see `upload_rect`), whose data outlives the calls.
         unsafe {
             gl.bind_texture(glow::TEXTURE_2D, Some(self.texture));
-            if size != self.size {
-                self.size = size;
-                gl.pixel_store_i32(glow::UNPACK_ROW_LENGTH, 0);
-                gl.pixel_store_i32(glow::UNPACK_ALIGNMENT, 4);
-                // Unsized RGBA lets GL pick the storage that matches BGRA
-                // bytes, so uploads are plain copies (with RGBA8, Mesa
-                // swizzles every pixel of every upload).
-                gl.tex_image_2d(
-                    glow::TEXTURE_2D,
-                    0,
-                    glow::RGBA as i32,
-                    i32::from(size.0),
-                    i32::from(size.1),
-                    0,
-                    glow::BGRA,
-                    glow::UNSIGNED_BYTE,
-                    glow::PixelUnpackData::Slice(Some(fb.data())),
-                );
+            let resized = size != self.size;
+            self.size = size;
+            // Unsized RGBA lets GL pick the storage that matches BGRA
+            // bytes, so uploads are plain copies (with RGBA8, Mesa
+            // swizzles every pixel of every upload).
+            upload(gl, fb, damage, resized, (glow::RGBA, glow::BGRA));
+            if resized {
                 let clamp = glow::CLAMP_TO_EDGE as i32;
                 gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_WRAP_S, clamp);
                 gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_WRAP_T, clamp);
-            } else {
-                match damage {
-                    Damage::None => {}
-                    Damage::Full => upload_rect(gl, fb, full(fb), glow::BGRA),
-                    Damage::Rects(rects) => {
-                        for rect in rects {
-                            upload_rect(gl, fb, rect, glow::BGRA);
-                        }
-                    }
-                }
             }
             self.smooth = smooth;
             let filter = if smooth { glow::LINEAR } else { glow::NEAREST } as i32;
@@ -432,6 +388,52 @@ impl ScreenTexture {
         // not used again: `self` is consumed.
         unsafe { self.gl.delete_texture(self.texture) };
         gdk::GLContext::clear_current();
+    }
+}
+
+/// Uploads what `damage` covers of `fb` into the bound texture, or, when
+/// it was `resized` (or is new), allocates it at `fb`'s size with all of
+/// `fb` in it. `formats` are the texture's internal format and the
+/// format GL is told `fb`'s B, G, R, A bytes are in (see [`upload_rect`]).
+///
+/// # Safety
+/// A context must be current with a texture bound to `TEXTURE_2D` that has
+/// `fb`'s size unless `resized`.
+unsafe fn upload(
+    gl: &glow::Context,
+    fb: &Framebuffer,
+    damage: Damage,
+    resized: bool,
+    (internal, format): (u32, u32),
+) {
+    // SAFETY: (caller) a context is current with the texture bound; the
+    // allocation reads exactly `fb`'s whole data, tightly packed rows.
+    unsafe {
+        if resized {
+            gl.pixel_store_i32(glow::UNPACK_ROW_LENGTH, 0);
+            gl.pixel_store_i32(glow::UNPACK_ALIGNMENT, 4);
+            gl.tex_image_2d(
+                glow::TEXTURE_2D,
+                0,
+                internal as i32,
+                i32::from(fb.width()),
+                i32::from(fb.height()),
+                0,
+                format,
+                glow::UNSIGNED_BYTE,
+                glow::PixelUnpackData::Slice(Some(fb.data())),
+            );
+            return;
+        }
+        match damage {
+            Damage::None => {}
+            Damage::Full => upload_rect(gl, fb, full(fb), format),
+            Damage::Rects(rects) => {
+                for rect in rects {
+                    upload_rect(gl, fb, rect, format);
+                }
+            }
+        }
     }
 }
 

@@ -38,6 +38,11 @@ pub struct Placement {
 }
 
 impl Placement {
+    /// Whether one remote pixel is one device pixel.
+    pub fn is_one_to_one(&self, remote: (u16, u16)) -> bool {
+        self.width == f64::from(remote.0) && self.height == f64::from(remote.1)
+    }
+
     /// Where the remote pixel under the device point `(px, py)` is,
     /// clamped to the screen; `None` for an empty screen or placement.
     pub fn to_remote(&self, px: f64, py: f64, remote: (u16, u16)) -> Option<(u16, u16)> {
