@@ -15,7 +15,7 @@
 //! acceleration to the relative motion it gets, and the host's on top of
 //! it would make the guest's pointer fly off with every quick move.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
@@ -78,7 +78,14 @@ struct Received {
 pub struct Lock {
     locked: ZwpLockedPointerV1,
     relative: ZwpRelativePointerV1,
-    watch: Option<glib::SourceId>,
+    watch: Option<Watch>,
+}
+
+/// The main-loop watch that dispatches our queue while a lock is held.
+struct Watch {
+    source: glib::SourceId,
+    /// The watch ended itself (the connection broke): its source is gone.
+    ended: Rc<Cell<bool>>,
 }
 
 impl std::fmt::Debug for Lock {
@@ -158,15 +165,24 @@ impl Wayland {
         let watch = self.handler.clone().map(|handler| {
             let weak = Rc::downgrade(globals);
             let fd = globals.connection.backend().poll_fd().as_raw_fd();
-            glib_unix::unix_fd_add_local(fd, glib::IOCondition::IN, move |_, _| {
-                let Some(globals) = weak.upgrade() else {
-                    return glib::ControlFlow::Break;
-                };
-                for event in globals.dispatch() {
-                    handler(event);
-                }
-                glib::ControlFlow::Continue
-            })
+            let ended = Rc::new(Cell::new(false));
+            let ends = Rc::clone(&ended);
+            let broken = glib::IOCondition::HUP | glib::IOCondition::ERR | glib::IOCondition::NVAL;
+            let source =
+                glib_unix::unix_fd_add_local(fd, glib::IOCondition::IN, move |_, condition| {
+                    let globals = weak.upgrade().filter(|_| !condition.intersects(broken));
+                    let Some(globals) = globals else {
+                        // Level-triggered: a broken socket would wake us
+                        // forever.
+                        ends.set(true);
+                        return glib::ControlFlow::Break;
+                    };
+                    for event in globals.dispatch() {
+                        handler(event);
+                    }
+                    glib::ControlFlow::Continue
+                });
+            Watch { source, ended }
         });
         Some(Lock {
             locked,
@@ -178,7 +194,9 @@ impl Wayland {
     /// Ends `lock`: the pointer is free again, at the hinted position.
     pub fn unlock(&mut self, mut lock: Lock) {
         if let Some(watch) = lock.watch.take() {
-            watch.remove();
+            if !watch.ended.get() {
+                watch.source.remove();
+            }
         }
         lock.locked.destroy();
         lock.relative.destroy();
