@@ -766,20 +766,7 @@ impl Manager {
             self.content.set_visible_child_name("error");
             return;
         };
-        // A narrow window gives the VM page the whole width; the way back
-        // brings the sidebar back.
-        // Before the first frame the window has only its default size.
-        let width = self
-            .window()
-            .map(|w| match w.width() {
-                0 => w.default_size().0,
-                width => width,
-            })
-            .unwrap_or(0);
-        let narrow = width < NARROW_WIDTH;
-        if let Some(sidebar) = self.root.start_child() {
-            sidebar.set_visible(self.page.is_none() || !narrow);
-        }
+        // The sidebar follows the page (`connections::collapse_when_narrow`).
         if self.page.is_some() {
             self.content.set_visible_child_name("page");
             return;

@@ -625,7 +625,14 @@ fn the_sidebar_makes_room_in_a_narrow_window_and_comes_back() {
     // Narrow: the VM page gets the whole width.
     session.xdotool(&["windowsize", &window, "760", "700"]);
     session.gone("label", "Connections");
+    // Back to the list: the sidebar is there to pick from; opening a VM
+    // in the narrow window gives its page the whole width again.
+    session.click("Back to the List");
+    session.shows("label", "Connections");
+    session.select_vm("test");
+    session.menu("Open");
     session.shows("button", "Back to the List");
+    session.gone("label", "Connections");
     // Wide again: the sidebar is back next to the page.
     session.xdotool(&["windowsize", &window, "1200", "760"]);
     session.shows("label", "Connections");

@@ -196,7 +196,8 @@ impl SidebarRow {
 
 /// Keeps the sidebar (`root`'s start child) out of a window narrower than
 /// `narrow_width` while `content` shows a VM page, following every resize
-/// of the window, and brings it back when the window is wide again.
+/// of the window and every change of page, and brings it back when the
+/// window is wide again or the list shows.
 pub fn collapse_when_narrow(root: &gtk::Paned, content: &gtk::Stack, narrow_width: i32) {
     let fit = {
         let root = root.clone();
@@ -210,11 +211,24 @@ pub fn collapse_when_narrow(root: &gtk::Paned, content: &gtk::Stack, narrow_widt
             }
         }
     };
+    let on_page = fit.clone();
+    let paned = root.clone();
+    content.connect_visible_child_name_notify(move |_| {
+        if let Some(window) = paned.root().and_downcast::<gtk::Window>() {
+            // Before the first frame the window has only its default size.
+            on_page(match window.width() {
+                0 => window.default_width(),
+                width => width,
+            });
+        }
+    });
     root.connect_realize(move |root| {
         let Some(window) = root.root().and_downcast::<gtk::Window>() else {
             return;
         };
         let fit = fit.clone();
+        // Notified as the window is resized, before the new size is
+        // allocated: `width()` would still be the old one.
         window.connect_default_width_notify(move |window| fit(window.default_width()));
     });
 }
