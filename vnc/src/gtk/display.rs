@@ -186,7 +186,7 @@ mod imp {
         /// The keyboard is grabbed: the desktop's shortcuts go to the
         /// remote machine until the ungrab keys are pressed. In QEMU's
         /// relative pointer mode the pointer is locked in the widget
-        /// meanwhile (under X11, with the `x11` feature).
+        /// meanwhile (with the `x11` and `wayland` features).
         #[property(get)]
         pub(crate) keyboard_grabbed: Cell<bool>,
         /// The keys that release the keyboard grab, e.g. "Ctrl+Alt" or
