@@ -357,33 +357,7 @@ fn relative_pointer_and_wheel_reach_qemu(x_display: &str) {
 
     // The tablet becomes QEMU's active pointing device: QEMU tells the
     // widget to send absolute positions.
-    let mice = qemu
-        .qmp()
-        .execute(
-            "human-monitor-command",
-            serde_json::json!({ "command-line": "info mice" }),
-        )
-        .unwrap();
-    let mice = mice.as_str().unwrap_or_default().to_owned();
-    let tablet = mice
-        .lines()
-        .find(|line| line.contains("Tablet"))
-        .and_then(|line| {
-            line.split('#')
-                .nth(1)?
-                .split(':')
-                .next()?
-                .trim()
-                .parse::<u32>()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("QEMU has no tablet: {mice}"));
-    qemu.qmp()
-        .execute(
-            "human-monitor-command",
-            serde_json::json!({ "command-line": format!("mouse_set {tablet}") }),
-        )
-        .unwrap();
+    qemu.activate_tablet().unwrap();
     let absolute = pump_until(Duration::from_secs(10), || {
         display.cursor().and_then(|c| c.name()).as_deref() != Some("none")
     });

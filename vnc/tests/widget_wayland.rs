@@ -300,33 +300,7 @@ fn the_locked_pointer_moves_the_guest_past_the_screen_edge_under_wayland() {
 
     // The tablet becomes QEMU's active pointing device: QEMU asks for
     // absolute positions, which ends the lock.
-    let mice = qemu
-        .qmp()
-        .execute(
-            "human-monitor-command",
-            serde_json::json!({ "command-line": "info mice" }),
-        )
-        .unwrap();
-    let mice = mice.as_str().unwrap_or_default().to_owned();
-    let tablet = mice
-        .lines()
-        .find(|line| line.contains("Tablet"))
-        .and_then(|line| {
-            line.split('#')
-                .nth(1)?
-                .split(':')
-                .next()?
-                .trim()
-                .parse::<u32>()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("QEMU has no tablet: {mice}"));
-    qemu.qmp()
-        .execute(
-            "human-monitor-command",
-            serde_json::json!({ "command-line": format!("mouse_set {tablet}") }),
-        )
-        .unwrap();
+    qemu.activate_tablet().unwrap();
     let absolute = pump_until(Duration::from_secs(10), || !hidden());
     assert!(absolute, "the pointer shows again in absolute mode");
     let before = qemu.trace_log();

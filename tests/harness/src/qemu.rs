@@ -194,6 +194,32 @@ impl Qemu {
         images::load(&path)
     }
 
+    /// Makes the USB tablet QEMU's active pointing device (as a guest
+    /// driver taking it would), so QEMU's VNC server asks for absolute
+    /// positions again.
+    pub fn activate_tablet(&mut self) -> io::Result<()> {
+        let monitor = |qmp: &mut Qmp, line: String| {
+            qmp.execute("human-monitor-command", json!({ "command-line": line }))
+        };
+        let mice = monitor(&mut self.qmp, "info mice".to_owned())?;
+        let mice = mice.as_str().unwrap_or_default();
+        // "  Mouse #2: QEMU HID Tablet (absolute)"
+        let tablet = mice
+            .lines()
+            .find(|line| line.contains("Tablet"))
+            .and_then(|line| {
+                line.split('#')
+                    .nth(1)?
+                    .split(':')
+                    .next()?
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+            })
+            .ok_or_else(|| io::Error::other(format!("QEMU has no tablet: {mice}")))?;
+        monitor(&mut self.qmp, format!("mouse_set {tablet}")).map(drop)
+    }
+
     pub fn qmp(&mut self) -> &mut Qmp {
         &mut self.qmp
     }
