@@ -40,6 +40,21 @@ pub enum Bus {
     },
 }
 
+impl Bus {
+    /// A connection to this bus itself; a remote host's is reached
+    /// through [`SshCommand`] instead (an error here).
+    pub async fn connect_direct(&self) -> zbus::Result<zbus::Connection> {
+        match self {
+            Bus::Session => zbus::Connection::session().await,
+            Bus::System => zbus::Connection::system().await,
+            Bus::Address(address) => connect_address(address).await,
+            Bus::Ssh { host, .. } => Err(zbus::Error::Address(format!(
+                "the bus of {host} is reached over SSH"
+            ))),
+        }
+    }
+}
+
 /// Which libvirt driver, as libvirt-dbus exposes it (one object per driver).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Driver {
@@ -179,9 +194,6 @@ impl Hypervisor {
             source: Box::new(source),
         };
         let conn = match &spec.bus {
-            Bus::Session => zbus::Connection::session().await.map_err(unreachable)?,
-            Bus::System => zbus::Connection::system().await.map_err(unreachable)?,
-            Bus::Address(address) => connect_address(address).await.map_err(unreachable)?,
             Bus::Ssh { host, user } => SshCommand::new(host, user.as_deref())
                 .connect()
                 .await
@@ -191,6 +203,7 @@ impl Hypervisor {
                     }
                     None => unreachable(failure.error),
                 })?,
+            direct => direct.connect_direct().await.map_err(unreachable)?,
         };
         let connect = proxies::build::<ConnectProxy>(
             &conn,
@@ -468,7 +481,7 @@ impl Hypervisor {
     }
 }
 
-async fn connect_address(address: &str) -> zbus::Result<zbus::Connection> {
+pub(super) async fn connect_address(address: &str) -> zbus::Result<zbus::Connection> {
     zbus::connection::Builder::address(address)?.build().await
 }
 

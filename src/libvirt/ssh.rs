@@ -165,12 +165,7 @@ impl SshCommand {
             .as_ref()
             .map(|(dir, _)| dir.join(format!("{unique}.log")));
         let address = self.dbus_address_logging(log.as_deref());
-        let result = async {
-            zbus::connection::Builder::address(address.as_str())?
-                .build()
-                .await
-        }
-        .await;
+        let result = super::connection::connect_address(&address).await;
         let said = log
             .as_ref()
             .and_then(|log| std::fs::read_to_string(log).ok())

@@ -39,16 +39,9 @@ pub fn save(settings: &gio::Settings, specs: &[ConnectionSpec]) {
 /// bus cannot be watched (a remote host: its bridge is gone with the
 /// failure) or closes: then only "Try Again" connects.
 pub async fn service_appeared(spec: &ConnectionSpec) -> bool {
-    let conn = match &spec.bus {
-        Bus::Session => zbus::Connection::session().await,
-        Bus::System => zbus::Connection::system().await,
-        Bus::Address(address) => match zbus::connection::Builder::address(address.as_str()) {
-            Ok(builder) => builder.build().await,
-            Err(error) => Err(error),
-        },
-        Bus::Ssh { .. } => return false,
+    let Ok(conn) = spec.bus.connect_direct().await else {
+        return false;
     };
-    let Ok(conn) = conn else { return false };
     let Ok(dbus) = zbus::fdo::DBusProxy::new(&conn).await else {
         return false;
     };
