@@ -102,10 +102,12 @@ pub enum Step {
     /// As [`RectDecoder::step`] reports.
     Progress(Progress),
     /// The first `consumed` bytes completed an image (JPEG or PNG) that is
-    /// all that is left of the rectangle. [`RectDecoder::decode_image`]
-    /// decodes it without the framebuffer; the next `step_deferring` then
-    /// writes it (a copy of its rows) and reports `Done`, consuming
-    /// nothing more.
+    /// all that is left of the rectangle, or the image is not all on
+    /// screen yet. [`RectDecoder::decode_image`] decodes it without the
+    /// framebuffer (or does nothing when it is decoded already); then each
+    /// `step_deferring` copies a band of its rows (about 1 MB), reporting
+    /// `Image` again until the last band, then `Done`, consuming nothing
+    /// more.
     Image { consumed: usize },
 }
 
@@ -198,8 +200,12 @@ pub struct RectDecoder {
 #[derive(Debug)]
 enum Image {
     Compressed(image::Compressed),
-    /// B, G, R, A rows of the rectangle, to copy to the screen.
-    Decoded(Vec<u8>),
+    /// B, G, R, A rows of the rectangle, to copy to the screen from row
+    /// `next` on.
+    Decoded {
+        pixels: Vec<u8>,
+        next: usize,
+    },
 }
 
 #[derive(Debug)]
@@ -260,12 +266,15 @@ impl RectDecoder {
         target: &mut Target<'_>,
     ) -> Result<Progress, DecodeError> {
         if self.image.is_some() {
-            // Left by `step_deferring`: finish it that way.
+            // Left by `step_deferring`: finish it that way, a band at a
+            // time (each call copies at least one row).
             self.decode_image(decoders)?;
-            return match self.step_deferring(input, decoders, target)? {
-                Step::Progress(progress) => Ok(progress),
-                Step::Image { .. } => Err(image_bug()),
-            };
+            for _ in 0..=self.rect.height {
+                if let Step::Progress(progress) = self.step_deferring(input, decoders, target)? {
+                    return Ok(progress);
+                }
+            }
+            return Err(image_bug());
         }
         match self.step_inner(input, decoders, target)? {
             image::Outcome::Progress(progress) => Ok(progress),
@@ -287,10 +296,19 @@ impl RectDecoder {
         target: &mut Target<'_>,
     ) -> Result<Step, DecodeError> {
         match self.image.take() {
-            Some(Image::Decoded(pixels)) => {
-                let result = image::blit(&pixels, self.rect, target.framebuffer);
+            Some(Image::Decoded { pixels, next }) => {
+                let next = match image::blit(&pixels, self.rect, next, target.framebuffer) {
+                    Ok(next) => next,
+                    Err(error) => {
+                        decoders.pixels = pixels;
+                        return Err(error);
+                    }
+                };
+                if next < usize::from(self.rect.height) {
+                    self.image = Some(Image::Decoded { pixels, next });
+                    return Ok(Step::Image { consumed: 0 });
+                }
                 decoders.pixels = pixels;
-                result?;
                 self.state = State::Done;
                 return Ok(Step::Progress(Progress::Done { consumed: 0 }));
             }
@@ -313,14 +331,18 @@ impl RectDecoder {
     /// Decodes the image a [`Step::Image`] reported, without touching any
     /// framebuffer; does nothing when there is none to decode.
     pub fn decode_image(&mut self, decoders: &mut Decoders) -> Result<(), DecodeError> {
-        let Some(Image::Compressed(compressed)) = self.image.take() else {
-            return Ok(());
+        let compressed = match self.image.take() {
+            Some(Image::Compressed(compressed)) => compressed,
+            other => {
+                self.image = other;
+                return Ok(());
+            }
         };
         let mut pixels = std::mem::take(&mut decoders.pixels);
         let out = image::Out::Pixels(&mut pixels, self.rect);
         match compressed.decode(self.rect, &mut decoders.jpeg, out) {
             Ok(()) => {
-                self.image = Some(Image::Decoded(pixels));
+                self.image = Some(Image::Decoded { pixels, next: 0 });
                 Ok(())
             }
             Err(error) => {

@@ -15,7 +15,7 @@
 //! pixels already there, and copies just the rectangles it was told about
 //! (a GL texture upload, a thumbnail). The lock is held for at most
 //! [`FEED_SLICE`] bytes of input at a time, and never while an image
-//! (JPEG, PNG) is decoded, only while its rows are copied in
+//! (JPEG, PNG) is decoded, only while a band of its rows is copied in
 //! ([`Session::feed_until_image`]), so a receiver waits for a little
 //! decoding, never for the network or a whole image. The shared pixels run ahead of
 //! the events by what one read brought in: pixels of the next update can be
@@ -525,7 +525,8 @@ impl Task {
     /// Feeds `bytes` to the session with the shared framebuffer lent to
     /// it, except while it decodes an image (JPEG, PNG): that is the
     /// slowest work there is, and needs no framebuffer, so the lock is
-    /// taken again only to copy the decoded rows in.
+    /// taken again only to copy the decoded rows in, a band of about 1 MB
+    /// per hold.
     fn feed(&mut self, bytes: &[u8]) -> Result<(), proto::Error> {
         let mut fed = self.with_framebuffer(|session| session.feed_until_image(bytes))?;
         while fed == Fed::Image {

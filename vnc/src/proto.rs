@@ -199,9 +199,10 @@ pub struct Session {
 enum ImageWait {
     None,
     /// Waiting for [`Session::decode_image`].
-    Decode,
-    /// Decoded: the parser writes it first thing next time.
-    Write,
+    Stopped,
+    /// Decoded: the parser writes it (or its next band) first thing next
+    /// time.
+    Resume,
 }
 
 /// What [`Session::feed_until_image`] left to do.
@@ -214,7 +215,10 @@ pub enum Fed {
     /// arrived: [`Session::decode_image`] decodes it without the
     /// framebuffer, and the next `feed_until_image` (no new bytes needed)
     /// writes it and goes on with the bytes after it, which the session
-    /// holds meanwhile.
+    /// holds meanwhile. A large image is written in bands of about 1 MB,
+    /// stopping with `Image` again after each band but the last (the
+    /// `decode_image` call between them does nothing), so that a driver
+    /// holds a shared framebuffer's lock for one band at a time.
     Image,
 }
 
@@ -259,7 +263,7 @@ impl Session {
     }
 
     /// Like [`Session::feed`], but stops before decoding an image (JPEG or
-    /// PNG, the slowest rectangles: about 20 ms for a 1080p JPEG) and says
+    /// PNG, the slowest rectangles: about 10 ms for a 1080p JPEG) and says
     /// so with [`Fed::Image`]. Decoding it ([`Session::decode_image`])
     /// needs no framebuffer, so a driver that lends the session a shared
     /// one ([`Session::swap_framebuffer`]) can take it back meanwhile and
@@ -274,7 +278,7 @@ impl Session {
             self.close();
         }
         result?;
-        Ok(if self.image == ImageWait::Decode {
+        Ok(if self.image == ImageWait::Stopped {
             Fed::Image
         } else {
             Fed::All
@@ -282,13 +286,13 @@ impl Session {
     }
 
     /// Decodes the image [`Fed::Image`] stopped at, touching no
-    /// framebuffer; does nothing if none waits. An error closes the
-    /// session.
+    /// framebuffer; does nothing if none waits or it is decoded already
+    /// (between bands). An error closes the session.
     pub fn decode_image(&mut self) -> Result<(), Error> {
-        if self.image != ImageWait::Decode {
+        if self.image != ImageWait::Stopped {
             return Ok(());
         }
-        self.image = ImageWait::Write;
+        self.image = ImageWait::Resume;
         let result = match self.decoder.as_mut() {
             Some(decoder) => decoder
                 .decode_image(&mut self.decoders)
@@ -532,9 +536,9 @@ impl Session {
     /// is not run: a step that needs no bytes may be waiting for TLS.)
     fn run_held(&mut self) -> Result<(), Error> {
         match self.image {
-            ImageWait::Decode => return Ok(()),
+            ImageWait::Stopped => return Ok(()),
             ImageWait::None if self.held_at == self.held.len() => return Ok(()),
-            ImageWait::None | ImageWait::Write => self.image = ImageWait::None,
+            ImageWait::None | ImageWait::Resume => self.image = ImageWait::None,
         }
         let held = mem::take(&mut self.held);
         let result = self.parse(held.get(self.held_at..).unwrap_or_default());
@@ -559,7 +563,7 @@ impl Session {
         // counter turns a broken promise into an error instead of a hang.
         let mut idle_steps = 0u32;
         loop {
-            if self.image == ImageWait::Decode {
+            if self.image == ImageWait::Stopped {
                 return Ok(total - bytes.len());
             }
             let consumed = if self.input.is_empty() {

@@ -204,8 +204,8 @@ impl Session {
                     Step::Image { consumed } => {
                         // The parser stops here until the image is decoded
                         // (`Session::decode_image`); then this state writes
-                        // it, needing no more bytes.
-                        self.image = super::ImageWait::Decode;
+                        // it (a band of it per stop), needing no more bytes.
+                        self.image = super::ImageWait::Stopped;
                         self.expect(Incoming::Rect { left, rect }, 0);
                         Ok(consumed.min(input.len()))
                     }

@@ -722,6 +722,24 @@ fn decode_deferred(w: u16, h: u16, encoding: i32, data: &[u8]) -> Result<Framebu
     assert_eq!(*target.framebuffer, Framebuffer::new(w, h), "written early");
     decoder.decode_image(&mut decoders)?;
     assert_eq!(*target.framebuffer, Framebuffer::new(w, h), "written early");
+    // Then it is written a band of rows at a time, in order.
+    let rows = (image::BLIT_BAND / (usize::from(w) * 4)).max(1);
+    for band in 1..usize::from(h).div_ceil(rows) {
+        let step = decoder.step_deferring(data, &mut decoders, &mut target)?;
+        assert_eq!(step, Step::Image { consumed: 0 }, "band {band}");
+        // Decoding again between bands does nothing.
+        decoder.decode_image(&mut decoders)?;
+        let fb = &*target.framebuffer;
+        let (written, blank) = fb.data().split_at(band * rows * usize::from(w) * 4);
+        assert!(
+            written.chunks_exact(4).any(|px| px != [0, 0, 0, 255]),
+            "band {band}"
+        );
+        assert!(
+            blank.chunks_exact(4).all(|px| px == [0, 0, 0, 255]),
+            "band {band}"
+        );
+    }
     let done = decoder.step_deferring(data, &mut decoders, &mut target)?;
     assert_eq!(done, Step::Progress(Progress::Done { consumed: 0 }));
     // Done for good.
@@ -759,6 +777,40 @@ fn deferred_images_decode_without_the_framebuffer_to_the_same_pixels() {
             assert!(q > 30.0, "{name}: PSNR {q:.1} dB");
         }
     }
+}
+
+#[test]
+fn large_deferred_images_are_written_in_bands() {
+    // 1100×700: 3 MB of pixels, so three bands of about 1 MB.
+    let (w, h) = (1100usize, 700usize);
+    let img = encode::desktop(w, h, 5);
+    let png = tight_image(0xa0, &encode::png(&img, w));
+    let fb = decode_deferred(w as u16, h as u16, encoding::TIGHT_PNG, &png).unwrap();
+    assert_eq!(fb.data(), bgra(&img));
+    // `step` on a decoder left half-way by `step_deferring` finishes it.
+    let mut fb = Framebuffer::new(w as u16, h as u16);
+    let mut decoders = Decoders::new(1 << 24);
+    let rect = Rect::new(0, 0, w as u16, h as u16);
+    let mut decoder = RectDecoder::new(rect, encoding::TIGHT_PNG, &fb).unwrap();
+    let (format, map) = (PixelFormat::NATIVE, ColourMap::new());
+    let mut target = Target {
+        framebuffer: &mut fb,
+        format: &format,
+        colour_map: &map,
+    };
+    let first = decoder.step_deferring(&png, &mut decoders, &mut target);
+    assert_eq!(
+        first.unwrap(),
+        Step::Image {
+            consumed: png.len()
+        }
+    );
+    decoder.decode_image(&mut decoders).unwrap();
+    let band = decoder.step_deferring(&[], &mut decoders, &mut target);
+    assert_eq!(band.unwrap(), Step::Image { consumed: 0 });
+    let rest = decoder.step(&[], &mut decoders, &mut target).unwrap();
+    assert_eq!(rest, Progress::Done { consumed: 0 });
+    assert_eq!(fb.data(), bgra(&img));
 }
 
 #[test]

@@ -145,3 +145,45 @@ fn a_broken_image_closes_the_session_when_decoded() {
     assert!(session.feed(&stream).is_err());
     assert!(session.is_closed());
 }
+
+#[test]
+fn a_large_image_is_written_a_band_per_stop() {
+    // 1100×700 pixels are 3 MB: three bands of about 1 MB.
+    let (w, h) = (1100u16, 700u16);
+    let picture = image::RgbImage::from_fn(u32::from(w), u32::from(h), |x, y| {
+        image::Rgb([x as u8, y as u8, (x ^ y) as u8])
+    });
+    let mut png = Vec::new();
+    picture
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let mut stream = update_header(1);
+    stream.extend(rect_header(0, 0, w, h, encoding::TIGHT_PNG));
+    stream.push(0xa0);
+    let len = png.len();
+    assert!(len < 1 << 22);
+    stream.extend_from_slice(&[len as u8 | 0x80, (len >> 7) as u8 | 0x80, (len >> 14) as u8]);
+    stream.extend_from_slice(&png);
+    let mut session = connected(w, h);
+    let mut stops = 0;
+    let mut fed = session.feed_until_image(&stream).unwrap();
+    while fed == Fed::Image {
+        stops += 1;
+        session.decode_image().unwrap();
+        fed = session.feed_until_image(&[]).unwrap();
+        if fed == Fed::Image {
+            // A band is there, and no damage is reported before the last.
+            assert_eq!(events(&mut session), []);
+        }
+    }
+    assert_eq!(stops, 3);
+    assert_eq!(
+        events(&mut session),
+        [Event::Damage(Rect::new(0, 0, w, h)), Event::UpdateComplete]
+    );
+    let fb = session.framebuffer();
+    for (x, y) in [(0u16, 0u16), (1099, 699), (500, 350)] {
+        let [r, g, b] = picture.get_pixel(u32::from(x), u32::from(y)).0;
+        assert_eq!(fb.row(x, y, 1).unwrap(), &[b, g, r, 255], "({x}, {y})");
+    }
+}
