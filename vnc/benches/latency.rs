@@ -33,12 +33,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flate2::{Compress, FlushCompress};
-use gtk::glib;
 use gtk::prelude::*;
 use porthole_harness::process::{in_ci, tools_available, ServerProcess};
 use porthole_vnc::address::Address;
 use porthole_vnc::gtk::{ScalingMode, VncDisplay, RENDERER_ENV};
 use porthole_vnc::PixelFormat;
+
+#[path = "../tests/support/main_loop.rs"]
+mod main_loop;
+use main_loop::{pump_until, settle};
 
 #[path = "decoders/encode.rs"]
 mod encode;
@@ -183,26 +186,6 @@ fn cpu_of(pid: &str) -> Duration {
     Duration::from_millis(ticks * 1000 / 100)
 }
 
-fn pump_for(duration: Duration) {
-    pump_until(duration, || false);
-}
-
-fn pump_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let context = glib::MainContext::default();
-    let wake = glib::timeout_add_local(Duration::from_millis(50), || glib::ControlFlow::Continue);
-    let start = Instant::now();
-    let mut result = false;
-    while start.elapsed() < timeout {
-        context.iteration(true);
-        if done() {
-            result = true;
-            break;
-        }
-    }
-    wake.remove();
-    result
-}
-
 fn measure(options: &Options, renderer: &str, encoding: &str, xvfb_pid: u32) -> Outcome {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -276,12 +259,12 @@ fn measure(options: &Options, renderer: &str, encoding: &str, xvfb_pid: u32) -> 
         "the widget drew with another renderer"
     );
     // Past the first frames (shader compilation, texture allocation).
-    pump_for(Duration::from_secs(1));
+    settle(Duration::from_secs(1));
     let sent_before = updates_sent(&server);
     let (cpu_before, x_before) = (cpu_of("self"), cpu_of(&xvfb_pid.to_string()));
     let started = Instant::now();
     recording.set(true);
-    pump_for(Duration::from_secs_f64(options.seconds));
+    settle(Duration::from_secs_f64(options.seconds));
     recording.set(false);
     let outcome = Outcome {
         latencies_us: latencies.take(),
@@ -294,7 +277,7 @@ fn measure(options: &Options, renderer: &str, encoding: &str, xvfb_pid: u32) -> 
     display.disconnect();
     pump_until(Duration::from_secs(5), || !display.connected());
     window.destroy();
-    pump_for(Duration::from_millis(200));
+    settle(Duration::from_millis(200));
     outcome
 }
 

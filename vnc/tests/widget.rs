@@ -21,38 +21,12 @@ use porthole_harness::xvnc::{self, Xvnc, XvncOptions};
 use porthole_vnc::address::Address;
 use porthole_vnc::gtk::{ScalingMode, VncDisplay, RENDERER_ENV};
 
+#[path = "support/main_loop.rs"]
+mod main_loop;
+use main_loop::{pump_until, settle};
+
 const WIDTH: u32 = 320;
 const HEIGHT: u32 = 240;
-
-/// Runs the main loop until `done` or `timeout`. It waits for sources
-/// rather than sleeping, so the measured frames are not held back, and
-/// asks `done` (which may be slow, e.g. a screenshot) at most every 10 ms,
-/// so sources below the default priority get their turns in between.
-fn pump_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let context = glib::MainContext::default();
-    let wake = glib::timeout_add_local(Duration::from_millis(10), || glib::ControlFlow::Continue);
-    let start = Instant::now();
-    let mut asked = Instant::now();
-    let mut result = false;
-    while start.elapsed() < timeout {
-        context.iteration(true);
-        if asked.elapsed() < Duration::from_millis(10) {
-            continue;
-        }
-        if done() {
-            result = true;
-            break;
-        }
-        asked = Instant::now();
-    }
-    wake.remove();
-    result
-}
-
-/// Lets the main loop draw for a while.
-fn settle(duration: Duration) {
-    pump_until(duration, || false);
-}
 
 /// Our window's own pixels, taken by the X server.
 fn window_screenshot(display: &str, title: &str) -> RgbImage {

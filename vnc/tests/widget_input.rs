@@ -16,7 +16,6 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use gtk::glib;
 use gtk::prelude::*;
 use porthole_harness::images::{self, RgbImage};
 use porthole_harness::process::{in_ci, run, tools_available, ServerProcess};
@@ -26,26 +25,9 @@ use porthole_harness::xvnc::{self, Xvnc, XvncOptions};
 use porthole_vnc::address::Address;
 use porthole_vnc::gtk::{CursorMode, ScalingMode, VncDisplay};
 
-/// Runs the main loop until `done` or `timeout`.
-fn pump_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let context = glib::MainContext::default();
-    let wake = glib::timeout_add_local(Duration::from_millis(10), || glib::ControlFlow::Continue);
-    let start = Instant::now();
-    let mut result = false;
-    while start.elapsed() < timeout {
-        context.iteration(true);
-        if done() {
-            result = true;
-            break;
-        }
-    }
-    wake.remove();
-    result
-}
-
-fn settle(duration: Duration) {
-    pump_until(duration, || false);
-}
+#[path = "support/main_loop.rs"]
+mod main_loop;
+use main_loop::{pump_until, settle};
 
 /// Runs xdotool on `display` while the main loop keeps running (our
 /// window must answer for xdotool's `--sync` and see the events).

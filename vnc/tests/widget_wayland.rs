@@ -15,36 +15,19 @@
 
 use std::time::{Duration, Instant};
 
+use gtk::gdk;
 use gtk::prelude::*;
-use gtk::{gdk, glib};
 use porthole_harness::process::{in_ci, tools_available};
 use porthole_harness::qemu::{Qemu, QemuOptions};
 use porthole_harness::sway::{Hands, Sway, BTN_LEFT, KEY_LEFTALT, KEY_LEFTCTRL};
 use porthole_vnc::address::Address;
 use porthole_vnc::gtk::{ScalingMode, VncDisplay};
 
+#[path = "support/main_loop.rs"]
+mod main_loop;
+use main_loop::{pump_until, settle};
+
 const SCREEN: (u32, u32) = (1280, 800);
-
-/// Runs the main loop until `done` or `timeout`.
-fn pump_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let context = glib::MainContext::default();
-    let wake = glib::timeout_add_local(Duration::from_millis(10), || glib::ControlFlow::Continue);
-    let start = Instant::now();
-    let mut result = false;
-    while start.elapsed() < timeout {
-        context.iteration(true);
-        if done() {
-            result = true;
-            break;
-        }
-    }
-    wake.remove();
-    result
-}
-
-fn settle(duration: Duration) {
-    pump_until(duration, || false);
-}
 
 /// Does `what` with the virtual hands on another thread while the main
 /// loop runs (the widget must see the events as they come).
