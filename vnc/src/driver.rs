@@ -673,9 +673,13 @@ mod tests {
     use super::*;
     use tokio::net::TcpListener;
 
-    /// A minimal RFB 3.8 server with None security and a 4×2 screen that
-    /// sends one Raw update of a 2×1 rectangle after the client's request.
-    async fn tiny_server(listener: TcpListener) {
+    /// Accepts one client and takes it through an RFB 3.8 handshake with
+    /// None security to a `size` screen called `name`.
+    async fn accept_client(
+        listener: TcpListener,
+        size: (u16, u16),
+        name: &[u8],
+    ) -> tokio::net::TcpStream {
         let (mut socket, _) = listener.accept().await.unwrap();
         socket.write_all(b"RFB 003.008\n").await.unwrap();
         let mut version = [0u8; 12];
@@ -683,15 +687,24 @@ mod tests {
         socket.write_all(&[1, 1]).await.unwrap();
         let mut chosen = [0u8; 1];
         socket.read_exact(&mut chosen).await.unwrap();
-        assert_eq!(chosen[0], 1);
+        assert_eq!(chosen[0], 1, "the client chose None");
         socket.write_all(&[0, 0, 0, 0]).await.unwrap();
         let mut client_init = [0u8; 1];
         socket.read_exact(&mut client_init).await.unwrap();
-        let mut init = vec![0, 4, 0, 2];
+        let mut init = Vec::new();
+        init.extend_from_slice(&size.0.to_be_bytes());
+        init.extend_from_slice(&size.1.to_be_bytes());
         init.extend_from_slice(&PixelFormat::NATIVE.to_bytes());
-        init.extend_from_slice(&[0, 0, 0, 4]);
-        init.extend_from_slice(b"tiny");
+        init.extend_from_slice(&u32::try_from(name.len()).unwrap().to_be_bytes());
+        init.extend_from_slice(name);
         socket.write_all(&init).await.unwrap();
+        socket
+    }
+
+    /// A minimal RFB 3.8 server with None security and a 4×2 screen that
+    /// sends one Raw update of a 2×1 rectangle after the client's request.
+    async fn tiny_server(listener: TcpListener) {
+        let mut socket = accept_client(listener, (4, 2), b"tiny").await;
         let mut update = vec![0, 0, 0, 1, 0, 1, 0, 1, 0, 2, 0, 1, 0, 0, 0, 0];
         update.extend_from_slice(&[10, 20, 30, 0, 40, 50, 60, 0]);
         socket.write_all(&update).await.unwrap();
@@ -760,21 +773,7 @@ mod tests {
     /// Tight JPEG of the whole screen in one colour and then a Raw pixel
     /// of another colour on top of it at (0, 0).
     async fn jpeg_server(listener: TcpListener, updates: usize) {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        socket.write_all(b"RFB 003.008\n").await.unwrap();
-        let mut version = [0u8; 12];
-        socket.read_exact(&mut version).await.unwrap();
-        socket.write_all(&[1, 1]).await.unwrap();
-        let mut chosen = [0u8; 1];
-        socket.read_exact(&mut chosen).await.unwrap();
-        socket.write_all(&[0, 0, 0, 0]).await.unwrap();
-        let mut client_init = [0u8; 1];
-        socket.read_exact(&mut client_init).await.unwrap();
-        let mut init = vec![0, 64, 0, 48];
-        init.extend_from_slice(&PixelFormat::NATIVE.to_bytes());
-        init.extend_from_slice(&[0, 0, 0, 4]);
-        init.extend_from_slice(b"jpeg");
-        socket.write_all(&init).await.unwrap();
+        let mut socket = accept_client(listener, (64, 48), b"jpeg").await;
         let picture = image::RgbImage::from_pixel(64, 48, image::Rgb([200, 100, 50]));
         let mut jpeg = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95)
