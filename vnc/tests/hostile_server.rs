@@ -18,6 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use porthole_harness::process::TempDir;
+use porthole_harness::rfb;
 
 /// How long a hostile case may take before we call it a hang.
 const PROMPT: Duration = Duration::from_secs(5);
@@ -43,9 +44,6 @@ enum Ending {
     /// Close (our direction) right after sending.
     Close,
 }
-
-/// 32 bpp, depth 24, little-endian, true colour, RGB at shifts 16/8/0.
-const NATIVE_FORMAT: [u8; 16] = [32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0];
 
 fn serve(script: Script, ending: Ending) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -81,22 +79,7 @@ fn serve(script: Script, ending: Ending) -> u16 {
 }
 
 fn handshake(socket: &mut TcpStream, width: u16, height: u16) -> std::io::Result<()> {
-    socket.write_all(b"RFB 003.008\n")?;
-    let mut version = [0u8; 12];
-    socket.read_exact(&mut version)?;
-    socket.write_all(&[1, 1])?; // one type: None
-    let mut choice = [0u8; 1];
-    socket.read_exact(&mut choice)?;
-    socket.write_all(&[0, 0, 0, 0])?; // SecurityResult OK
-    let mut client_init = [0u8; 1];
-    socket.read_exact(&mut client_init)?;
-    let mut init = Vec::new();
-    init.extend_from_slice(&width.to_be_bytes());
-    init.extend_from_slice(&height.to_be_bytes());
-    init.extend_from_slice(&NATIVE_FORMAT);
-    init.extend_from_slice(&7u32.to_be_bytes());
-    init.extend_from_slice(b"hostile");
-    socket.write_all(&init)
+    rfb::serve_handshake(socket, width, height, b"hostile")
 }
 
 /// A FramebufferUpdate header with one rectangle.

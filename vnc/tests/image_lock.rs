@@ -29,12 +29,13 @@ use std::time::{Duration, Instant};
 
 use porthole_harness::images::{self, RgbImage};
 use porthole_harness::process::tools_available;
+use porthole_harness::rfb;
 use porthole_harness::xvnc::{Xvnc, XvncOptions, XvncSecurity};
 use porthole_vnc::address::Address;
 use porthole_vnc::decode::encoding;
 use porthole_vnc::driver::{self, DriverEvent};
 use porthole_vnc::proto::Quality;
-use porthole_vnc::{Config, Event, PixelFormat};
+use porthole_vnc::{Config, Event};
 
 const WIDTH: u16 = 3840;
 const HEIGHT: u16 = 2160;
@@ -80,21 +81,7 @@ fn serve(jpeg: Vec<u8>) -> u16 {
         socket
             .set_read_timeout(Some(Duration::from_secs(60)))
             .unwrap();
-        socket.write_all(b"RFB 003.008\n").unwrap();
-        let mut version = [0u8; 12];
-        socket.read_exact(&mut version).unwrap();
-        socket.write_all(&[1, 1]).unwrap();
-        let mut byte = [0u8; 1];
-        socket.read_exact(&mut byte).unwrap();
-        socket.write_all(&[0, 0, 0, 0]).unwrap();
-        socket.read_exact(&mut byte).unwrap();
-        let mut init = Vec::new();
-        init.extend_from_slice(&WIDTH.to_be_bytes());
-        init.extend_from_slice(&HEIGHT.to_be_bytes());
-        init.extend_from_slice(&PixelFormat::NATIVE.to_bytes());
-        init.extend_from_slice(&[0, 0, 0, 5]);
-        init.extend_from_slice(b"jpeg4");
-        socket.write_all(&init).unwrap();
+        rfb::serve_handshake(&mut socket, WIDTH, HEIGHT, b"jpeg4").unwrap();
         let mut update = vec![0, 0, 0, 1, 0, 0, 0, 0];
         update.extend_from_slice(&WIDTH.to_be_bytes());
         update.extend_from_slice(&HEIGHT.to_be_bytes());

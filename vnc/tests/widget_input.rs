@@ -20,6 +20,7 @@ use gtk::prelude::*;
 use porthole_harness::images::{self, RgbImage};
 use porthole_harness::process::{in_ci, run, tools_available, ServerProcess};
 use porthole_harness::qemu::{Qemu, QemuOptions};
+use porthole_harness::rfb;
 use porthole_harness::x11vnc::{X11vnc, X11vncOptions};
 use porthole_harness::xvnc::{self, Xvnc, XvncOptions};
 use porthole_vnc::address::Address;
@@ -388,22 +389,8 @@ fn button_server(extended_buttons: bool) -> (u16, std::thread::JoinHandle<Vec<Ve
         socket
             .set_read_timeout(Some(Duration::from_secs(60)))
             .unwrap();
-        let mut buf = [0u8; 12];
-        socket.write_all(b"RFB 003.008\n").unwrap();
-        socket.read_exact(&mut buf).unwrap();
-        socket.write_all(&[1, 1]).unwrap();
-        socket.read_exact(&mut buf[..1]).unwrap();
-        socket.write_all(&[0, 0, 0, 0]).unwrap();
-        socket.read_exact(&mut buf[..1]).unwrap();
         let (width, height) = (320u16, 200u16);
-        let mut init = Vec::new();
-        init.extend_from_slice(&width.to_be_bytes());
-        init.extend_from_slice(&height.to_be_bytes());
-        // 32 bpp, depth 24, little-endian true colour.
-        init.extend_from_slice(&[32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0]);
-        init.extend_from_slice(&7u32.to_be_bytes());
-        init.extend_from_slice(b"buttons");
-        socket.write_all(&init).unwrap();
+        rfb::serve_handshake(&mut socket, width, height, b"buttons").unwrap();
         let rects: u16 = if extended_buttons { 2 } else { 1 };
         let mut update = vec![0, 0];
         update.extend_from_slice(&rects.to_be_bytes());
@@ -756,19 +743,7 @@ fn audio_server(samples: Vec<u8>) -> (u16, std::thread::JoinHandle<Vec<u8>>) {
         socket
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
-        let mut buf = [0u8; 12];
-        socket.write_all(b"RFB 003.008\n").unwrap();
-        socket.read_exact(&mut buf).unwrap();
-        socket.write_all(&[1, 1]).unwrap();
-        socket.read_exact(&mut buf[..1]).unwrap();
-        socket.write_all(&[0, 0, 0, 0]).unwrap();
-        socket.read_exact(&mut buf[..1]).unwrap();
-        let mut init = vec![0, 64, 0, 48];
-        // 32 bpp, depth 24, little-endian true colour.
-        init.extend_from_slice(&[32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0]);
-        init.extend_from_slice(&5u32.to_be_bytes());
-        init.extend_from_slice(b"audio");
-        socket.write_all(&init).unwrap();
+        rfb::serve_handshake(&mut socket, 64, 48, b"audio").unwrap();
         // An update of two pseudo-rectangles: the audio acknowledgement,
         // and the LED state with Caps Lock on.
         let mut ack = vec![0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0];

@@ -11,6 +11,7 @@ pub mod keyring;
 pub mod libvirt;
 pub mod process;
 pub mod qemu;
+pub mod rfb;
 pub mod ssh;
 pub mod sway;
 pub mod tls;
