@@ -23,8 +23,8 @@ use porthole_harness::keyring::Keyring;
 use porthole_harness::tls::Certificates;
 use porthole_harness::xvnc::{Xvnc, XvncOptions, XvncSecurity};
 use viewer_app::{
-    connects_without_asking, default_desktop_name, pattern, tools_present, wait_for_picture, App,
-    Session, WAIT,
+    connects_without_asking, default_desktop_name, menu_item, pattern, tools_present,
+    wait_for_picture, App, Session, WAIT,
 };
 
 const TOOLS: &[&str] = &[
@@ -303,26 +303,6 @@ fn a_remembered_password_the_server_no_longer_takes_is_asked_for_once() {
     connects_without_asking(&app, &name, "the new password was not remembered");
 }
 
-/// The main menu's item named `name`, with the menu open.
-fn menu_item(node: &Node, name: &str) -> Node {
-    let menu = node
-        .find_all("button", "Main Menu")
-        .unwrap()
-        .into_iter()
-        .find(|b| {
-            b.actions()
-                .unwrap_or_default()
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case("click"))
-        })
-        .expect("a clickable main menu button");
-    menu.do_action("click").unwrap();
-    node.find_where(name, WAIT, |role, text| {
-        role.contains("menu item") && text == name
-    })
-    .unwrap()
-}
-
 #[test]
 fn take_screenshot_saves_the_server_screen_through_the_file_chooser() {
     if !tools_present(TOOLS) {
@@ -346,7 +326,7 @@ fn take_screenshot_saves_the_server_screen_through_the_file_chooser() {
     wait_for_picture(&app, window, &truth);
 
     let node = app.a11y();
-    let item = menu_item(&node, "Take Screenshot…");
+    let item = menu_item(&node, "Main Menu", "Take Screenshot…");
     assert!(item.has_state("sensitive").unwrap());
     item.do_action("click").unwrap();
 
@@ -377,7 +357,7 @@ fn take_screenshot_saves_the_server_screen_through_the_file_chooser() {
     // Without a session there is nothing to save: the item is off.
     drop(server);
     app.wait_title("Server Closed the Connection –");
-    let item = menu_item(&node, "Take Screenshot…");
+    let item = menu_item(&node, "Main Menu", "Take Screenshot…");
     assert!(
         !item.has_state("sensitive").unwrap(),
         "Take Screenshot… is offered with no screen to save"

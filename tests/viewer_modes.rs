@@ -23,7 +23,7 @@ use porthole_harness::process::TempDir;
 use porthole_harness::qemu::{Qemu, QemuOptions};
 use porthole_harness::xvnc::{Xvnc, XvncOptions, XvncSecurity};
 use viewer_app::{
-    connects_without_asking, default_desktop_name, output, pattern, tools_present,
+    connects_without_asking, default_desktop_name, menu_item, output, pattern, tools_present,
     wait_for_picture, App, Session, WAIT,
 };
 
@@ -376,24 +376,9 @@ fn send_keys_and_keymap_reach_qemu() {
         .execute("set-action", serde_json::json!({ "reboot": "reset" }))
         .unwrap();
     let before = qemu.trace_log().len();
-    let keys = node
-        .find_all("button", "Send Keys")
-        .unwrap()
-        .into_iter()
-        .find(|b| {
-            b.actions()
-                .unwrap_or_default()
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case("click"))
-        })
-        .expect("a clickable Send Keys button");
-    keys.do_action("click").unwrap();
-    node.find_where("Ctrl+Alt+Del", WAIT, |role, name| {
-        role.contains("menu item") && name == "Ctrl+Alt+Del"
-    })
-    .unwrap()
-    .do_action("click")
-    .unwrap();
+    menu_item(&node, "Send Keys", "Ctrl+Alt+Del")
+        .do_action("click")
+        .unwrap();
     wait_for_keys(
         &qemu,
         before,

@@ -392,3 +392,25 @@ pub fn default_desktop_name() -> String {
     .unwrap();
     desktop_name(server.port)
 }
+
+/// The item named `item` of the menu that the header button named
+/// `button` opens (the clickable one: AT-SPI also lists a menu button's
+/// inner parts under its name), with the menu open.
+pub fn menu_item(node: &Node, button: &str, item: &str) -> Node {
+    let menu = node
+        .find_all("button", button)
+        .unwrap()
+        .into_iter()
+        .find(|b| {
+            b.actions()
+                .unwrap_or_default()
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case("click"))
+        })
+        .unwrap_or_else(|| panic!("no clickable {button} button"));
+    menu.do_action("click").unwrap();
+    node.find_where(item, WAIT, |role, name| {
+        role.contains("menu item") && name == item
+    })
+    .unwrap()
+}
